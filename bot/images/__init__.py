@@ -1,0 +1,1 @@
+"""The OpenAI-compatible Images API: model profiles, client, typed results and errors."""

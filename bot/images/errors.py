@@ -1,0 +1,137 @@
+"""What can go wrong when calling the Images API, as exceptions whose text members may see.
+
+Mirrors openai-python's `_exceptions.py`: the HTTP status maps to a class, and every instance
+carries the status, the API's `code` and `param`, and the request id for the log. `str(err)`
+is always written for a Discord member and never holds the API key or raw exception text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.errors import UserFacingError
+
+# API messages are shown for 400s only; anything that looks like a key is cut out first
+# (OpenAI's 401 text echoes part of the key, and a proxy might echo more).
+_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{3,}|Bearer\s+\S+|[A-Za-z0-9_\-]{32,})")
+_MAX_API_MESSAGE = 300
+
+
+def safe_api_message(text: str | None) -> str | None:
+    """The API's own error text, shortened and with anything key-like masked."""
+    if not text:
+        return None
+    cleaned = _SECRETISH.sub("[hidden]", " ".join(text.split()))
+    if len(cleaned) > _MAX_API_MESSAGE:
+        cleaned = cleaned[: _MAX_API_MESSAGE - 1] + "…"
+    return cleaned
+
+
+class ImagesError(UserFacingError):
+    """Base of every Images API failure."""
+
+    retryable = False
+    default_message = "The image service ran into a problem. Please try again in a moment."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        api_message: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message or self.default_message)
+        self.status = status
+        self.code = code
+        self.param = param
+        self.api_message = safe_api_message(api_message)
+        self.request_id = request_id
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"param={self.param!r}, request_id={self.request_id!r})"
+        )
+
+
+class InvalidRequest(ImagesError):
+    """HTTP 400 (or 404/422): the service refused the request as malformed."""
+
+    default_message = "The image service could not accept that request."
+
+
+class ModelNotFound(InvalidRequest):
+    """The configured model does not exist (or was retired) on the server."""
+
+    default_message = (
+        "The image model this bot is set up with isn't available any more. "
+        "Please let the server owner know."
+    )
+
+
+class ContentPolicyViolation(ImagesError):
+    """The provider's safety system refused the prompt or an input image."""
+
+    default_message = (
+        "The image provider refused this request under its content policy. "
+        "Try rephrasing your prompt."
+    )
+
+
+class AuthenticationFailed(ImagesError):
+    """HTTP 401/403: the bot's API key (or organisation/project) is wrong."""
+
+    default_message = (
+        "The bot can't sign in to its image service right now. Please let the server owner know."
+    )
+
+
+class QuotaExhausted(ImagesError):
+    """HTTP 429 `insufficient_quota`: out of credit or over a spend cap. Never retried."""
+
+    default_message = (
+        "The bot's image service has used up its credit. Please let the server owner know."
+    )
+
+
+class RateLimited(ImagesError):
+    """HTTP 429 other than quota: too many requests or images per minute upstream."""
+
+    retryable = True
+    default_message = "The image service is busy right now. Please try again in a minute."
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: float | None = None, **kw: object
+    ) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class UpstreamFailure(ImagesError):
+    """HTTP 5xx: the service failed on its side."""
+
+    retryable = True
+    default_message = "The image service had a problem on its side. Please try again in a moment."
+
+
+class UpstreamTimeout(ImagesError):
+    """No answer within the request timeout."""
+
+    retryable = True
+    default_message = "The image service took too long to answer. Please try again."
+
+
+class NetworkFailure(ImagesError):
+    """The connection failed or dropped before an answer arrived."""
+
+    retryable = True
+    default_message = "The bot couldn't reach its image service. Please try again in a moment."
+
+
+class MalformedResponse(ImagesError):
+    """The service answered, but not with images we could read."""
+
+    default_message = "The image service sent back something that wasn't a usable image."
