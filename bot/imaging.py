@@ -12,7 +12,6 @@ from PIL import Image, UnidentifiedImageError
 
 from bot.errors import InvalidInput
 
-
 # Pillow warns (or, past twice its limit, raises) on huge images while opening the header. Where
 # warnings are errors (the tests) the warning arrives as an exception; elsewhere our own, lower
 # pixel cap rejects the image anyway. warnings.catch_warnings() is not thread-safe, so no filter.
