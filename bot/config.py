@@ -74,6 +74,7 @@ class Settings:
     max_image_pixels: int = 40_000_000
     max_result_bytes: int = 50 * 1024 * 1024
     shutdown_grace: float = 60.0
+    allow_dms: bool = False
 
     @property
     def profile(self) -> ModelProfile:
@@ -171,6 +172,7 @@ class Settings:
                 _non_negative_float,
                 "a number of seconds, 0 or more",
             ),
+            allow_dms=reader.get("ALLOW_DMS", False, _parse_bool, "true or false"),
         )
         if reader.problems:
             raise ConfigError(reader.problems)
@@ -250,6 +252,15 @@ def _parse_log_level(raw: str) -> str:
     if level not in _LOG_LEVELS:
         raise ValueError(raw)
     return level
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
 
 def _positive_float(raw: str) -> float:

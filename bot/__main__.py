@@ -1,0 +1,71 @@
+"""Entry point: settings -> logging -> one aiohttp session -> bot.start.
+
+`python -m bot` reads the environment (and `.env`, where a real environment variable wins),
+prints every settings problem and exits 2 when something is missing or wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+import aiohttp
+import discord
+from dotenv import load_dotenv
+
+from bot.app import ImagineBot
+from bot.config import ConfigError, Settings, configure_logging
+
+log = logging.getLogger("bot")
+
+
+async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None = None) -> None:
+    """Run the bot until it is closed or the process is asked to stop (SIGTERM, SIGINT)."""
+    timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        bot = ImagineBot(settings, session)
+        loop = asyncio.get_running_loop()
+        stopping: list[asyncio.Task[None]] = []
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            # Not available off the main thread or on Windows; Ctrl+C then ends the loop instead.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(
+                    signum, lambda: stopping.append(asyncio.create_task(bot.shutdown()))
+                )
+        if started is not None:
+            started.set_result(bot)
+        try:
+            async with bot:
+                await bot.start(settings.discord_token.reveal())
+        finally:
+            await asyncio.gather(*stopping, return_exceptions=True)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
+
+
+def main() -> int:
+    """Command-line entry point; returns the exit status."""
+    load_dotenv(override=False)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run(settings))
+    except discord.LoginFailure:
+        log.error("Discord refused the bot token. Check DISCORD_TOKEN (Bot > Reset Token).")
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

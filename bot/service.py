@@ -1,0 +1,168 @@
+"""The core of every command: check the inputs, call the Images API, hand back the images.
+
+Cogs parse and defer; this module does the slow, careful part. It never imports a cog and
+knows nothing of slash commands: a member is a `Member`, an attachment an `Upload`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot import imaging
+from bot.config import Settings
+from bot.downloads import DownloadError, DownloadTooLarge, download
+from bot.errors import InvalidInput, UserFacingError
+from bot.images.client import ImagesClient
+from bot.images.profiles import ModelProfile
+from bot.images.requests import ImageOptions
+from bot.images.results import ImagesResult
+
+log = logging.getLogger(__name__)
+
+# What /vary asks a model that has no variations endpoint (the GPT image models) to do.
+VARIATION_PROMPT = (
+    "Create a variation of this image: keep its subject, composition, colours and style, "
+    "and vary the details."
+)
+VARIATION_NOTE = (
+    "-# This model has no variations endpoint, so this is an edit of your image "
+    "asking for a variation."
+)
+_DOWNLOAD_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Who asked: the pseudonymous key (the API's `user`, the limits' key) and their roles."""
+
+    key: str
+    discord_id: int
+    role_ids: tuple[int, ...] = ()
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """An attachment as Discord describes it. Size and type are hints, checked again later."""
+
+    what: str  # "image" or "mask", as the member knows the option
+    url: str
+    filename: str
+    size: int
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """The images of /vary, and a note when they came from an edit instead."""
+
+    result: ImagesResult
+    note: str | None
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+class ImageService:
+    """Turns checked member requests into images."""
+
+    def __init__(
+        self,
+        client: ImagesClient,
+        session: aiohttp.ClientSession,
+        profile: ModelProfile,
+        settings: Settings,
+    ) -> None:
+        self.client = client
+        self.session = session
+        self.profile = profile
+        self.limits = imaging.Limits(
+            max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels
+        )
+
+    def check_upload(self, upload: Upload) -> None:
+        """The cheap checks on an attachment, from what Discord says of it (before deferring)."""
+        problems = []
+        if upload.size > self.limits.max_bytes:
+            problems.append(
+                f"Your {upload.what} is {_size_text(upload.size)}; the most I accept is "
+                f"{_size_text(self.limits.max_bytes)}. Upload a smaller file."
+            )
+        if upload.content_type and not upload.content_type.startswith("image/"):
+            problems.append(
+                f"Your {upload.what} ({upload.filename}) doesn't look like an image. "
+                "Upload a PNG, JPEG or WebP picture."
+            )
+        if problems:
+            raise InvalidInput(problems)
+
+    async def fetch(self, upload: Upload) -> bytes:
+        """Download an attachment, refusing more than the byte cap while streaming."""
+        try:
+            return await download(
+                self.session, upload.url, max_bytes=self.limits.max_bytes, timeout=_DOWNLOAD_TIMEOUT
+            )
+        except DownloadTooLarge as exc:
+            raise InvalidInput(
+                [
+                    f"Your {upload.what} is larger than {_size_text(exc.limit)}, the most I "
+                    "accept. Upload a smaller file."
+                ]
+            ) from exc
+        except DownloadError as exc:
+            log.warning("could not download the %s attachment: %s", upload.what, exc)
+            raise UserFacingError(
+                f"I couldn't download your {upload.what} from Discord. Please upload it again."
+            ) from exc
+
+    async def generate(self, member: Member, prompt: str, options: ImageOptions) -> ImagesResult:
+        """Images from a prompt."""
+        return await self.client.generate(prompt=prompt, user=member.key, options=options)
+
+    async def edit(
+        self,
+        member: Member,
+        image: Upload,
+        mask: Upload | None,
+        prompt: str,
+        options: ImageOptions,
+    ) -> ImagesResult:
+        """An edit of `image`, limited to the area `mask` marks (if any)."""
+        if mask is None:
+            image_bytes = await self.fetch(image)
+            mask_bytes = None
+        else:
+            image_bytes, mask_bytes = await asyncio.gather(self.fetch(image), self.fetch(mask))
+        prepared, prepared_mask = await asyncio.to_thread(
+            imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
+        )
+        del image_bytes, mask_bytes
+        return await self.client.edit(
+            images=[prepared], mask=prepared_mask, prompt=prompt, user=member.key, options=options
+        )
+
+    async def create_variation(
+        self, member: Member, image: Upload, options: ImageOptions
+    ) -> Variation:
+        """Variations of `image`; an edit asking for a variation where the model has none."""
+        data = await self.fetch(image)
+        if self.profile.supports_variations:
+            prepared = await asyncio.to_thread(
+                imaging.prepare_variation, data, self.profile, self.limits
+            )
+            result = await self.client.create_variation(
+                image=prepared, user=member.key, options=options
+            )
+            return Variation(result, None)
+        prepared, _ = await asyncio.to_thread(
+            imaging.prepare_edit, data, None, self.profile, self.limits
+        )
+        result = await self.client.edit(
+            images=[prepared], prompt=VARIATION_PROMPT, user=member.key, options=options
+        )
+        return Variation(result, VARIATION_NOTE)

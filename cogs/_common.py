@@ -1,0 +1,187 @@
+"""What the three image commands share: options built from the model profile, and the run.
+
+The options a command offers depend on the configured model family (sizes, n, quality,
+style ...), so commands are built when the cog loads, from the profile, rather than written
+as fixed decorators: Discord's own UI then offers only valid choices.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.delivery import Caption, deliver
+from bot.images.profiles import ModelProfile, Operation
+from bot.images.results import ImagesResult
+from bot.service import Member, Upload
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+# Discord caps a STRING option at 6000 characters; longer prompts cannot be typed anyway.
+DISCORD_STRING_MAX = 6000
+
+_SIZE_LABELS = {"auto": "auto (the model picks)"}
+_CHOICE_LABELS: Mapping[str, Mapping[str, str]] = {
+    "quality": {"auto": "auto (the model picks)", "hd": "hd (finer detail)"},
+    "background": {"transparent": "transparent (PNG or WebP only)"},
+    "moderation": {"low": "low (less strict filtering)"},
+    "input_fidelity": {"high": "high (keep faces and details closer)"},
+}
+_DESCRIPTIONS = {
+    "n": "How many images to make",
+    "size": "Image size in pixels (width x height)",
+    "quality": "Image quality; higher takes longer",
+    "style": "vivid is dramatic and hyper-real; natural is more realistic",
+    "background": "Background of the image",
+    "output_format": "File format of the result",
+    "output_compression": "Compression for jpeg or webp results, 0-100 (100 = best quality)",
+    "moderation": "How strictly the provider filters content",
+    "input_fidelity": "How closely the result keeps the details of your image",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One slash-command option: its type annotation, default, description and choices."""
+
+    name: str
+    annotation: Any
+    description: str
+    default: Any = inspect.Parameter.empty
+    choices: tuple[app_commands.Choice[str], ...] = ()
+
+
+def _size_label(size: str) -> str:
+    if size in _SIZE_LABELS:
+        return _SIZE_LABELS[size]
+    width, _, height = size.partition("x")
+    if width == height:
+        return f"{size} (square)"
+    return f"{size} (landscape)" if int(width) > int(height) else f"{size} (portrait)"
+
+
+def prompt_option(profile: ModelProfile, description: str) -> Option:
+    longest = min(profile.prompt_max, DISCORD_STRING_MAX)
+    return Option("prompt", app_commands.Range[str, 1, longest], description)
+
+
+def image_options(profile: ModelProfile, operation: Operation) -> list[Option]:
+    """n, size and every optional field the profile accepts for `operation`, and no others."""
+    options: list[Option] = []
+    if profile.n_max > 1:
+        options.append(
+            Option("n", app_commands.Range[int, 1, profile.n_max], _DESCRIPTIONS["n"], 1)
+        )
+    sizes = profile.sizes_for(operation)
+    if sizes:
+        choices = tuple(app_commands.Choice(name=_size_label(s), value=s) for s in sizes)
+        options.append(Option("size", str, _DESCRIPTIONS["size"], None, choices))
+    for name, values in profile.choices.items():
+        if not profile.accepts(operation, name):
+            continue
+        labels = _CHOICE_LABELS.get(name, {})
+        choices = tuple(app_commands.Choice(name=labels.get(v, v), value=v) for v in values)
+        options.append(Option(name, str, _DESCRIPTIONS[name], None, choices))
+    if profile.accepts(operation, "output_compression"):
+        options.append(
+            Option(
+                "output_compression",
+                app_commands.Range[int, 0, 100],
+                _DESCRIPTIONS["output_compression"],
+                None,
+            )
+        )
+    return options
+
+
+def build_command(
+    name: str,
+    description: str,
+    callback: Callable[..., Awaitable[None]],
+    options: list[Option],
+    *,
+    allow_dms: bool,
+) -> app_commands.Command[Any, ..., None]:
+    """A slash command whose options are `options`; `callback(interaction, **values)`."""
+
+    async def command(interaction: discord.Interaction, **values: Any) -> None:
+        await callback(interaction, **values)
+
+    parameters = [
+        inspect.Parameter(
+            "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+        )
+    ]
+    parameters += [
+        inspect.Parameter(
+            o.name, inspect.Parameter.KEYWORD_ONLY, annotation=o.annotation, default=o.default
+        )
+        for o in options
+    ]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__name__ = command.__qualname__ = name
+    described = app_commands.describe(**{o.name: o.description for o in options})(command)
+    with_choices = app_commands.choices(**{o.name: list(o.choices) for o in options if o.choices})(
+        described
+    )
+    slash: app_commands.Command[Any, ..., None] = app_commands.command(
+        name=name, description=description
+    )(with_choices)
+    app_commands.allowed_contexts(guilds=True, dms=allow_dms, private_channels=False)(slash)
+    app_commands.allowed_installs(guilds=True, users=False)(slash)
+    return slash
+
+
+def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:
+    """The pseudonymous member behind an interaction."""
+    user = interaction.user
+    roles = tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
+    return Member(
+        key=bot.member_ids(user.id),
+        discord_id=user.id,
+        role_ids=roles,
+        guild_id=interaction.guild_id,
+    )
+
+
+def upload_of(what: str, attachment: discord.Attachment) -> Upload:
+    return Upload(
+        what=what,
+        url=attachment.url,
+        filename=attachment.filename,
+        size=attachment.size,
+        content_type=attachment.content_type,
+    )
+
+
+async def post_result(
+    bot: ImagineBot,
+    interaction: discord.Interaction,
+    result: ImagesResult,
+    *,
+    command: str,
+    prompt: str | None,
+    size: str | None,
+    started: float,
+    note: str | None = None,
+) -> None:
+    """Post the images with what was asked, by whom, and how long it took."""
+    first = result.images[0]
+    caption = Caption(
+        command=command,
+        prompt=prompt,
+        revised_prompt=result.revised_prompt,
+        size=size if size and size != "auto" else f"{first.width}x{first.height}",
+        model=result.model,
+        member_id=interaction.user.id,
+        seconds=time.monotonic() - started,
+        note=note,
+    )
+    await deliver(interaction, result, caption, data_dir=bot.settings.data_dir)
