@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -50,7 +51,7 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
 
 def main() -> int:
     """Command-line entry point; returns the exit status."""
-    load_dotenv(override=False)
+    load_dotenv(Path.cwd() / ".env", override=False)
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:

@@ -99,7 +99,10 @@ class Settings:
             "an http(s) URL such as https://api.openai.com/v1",
         )
         # A self-hosted server may need no key; OpenAI itself always does.
-        key_required = urlsplit(base_url).hostname == "api.openai.com"
+        key_required = (
+            urlsplit(base_url).hostname == "api.openai.com"
+            and "OPENAI_BASE_URL" not in reader.problem_names
+        )
         api_key = reader.secret(
             "OPENAI_API_KEY",
             required=key_required,
