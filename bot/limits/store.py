@@ -1,0 +1,173 @@
+"""Where limit state lives: one interface, three backends, chosen by one URL.
+
+- `memory://`: in this process only (tests; state is lost on restart).
+- `sqlite:///data/bot.db` (path relative to the working directory) or `sqlite:////abs/bot.db`:
+  the embedded default; survives restarts; several processes on one host may share the file.
+- `redis://host:6379/0` (or `rediss://` for TLS): several bot processes or shards share one
+  budget.
+
+Every time here is an integer number of milliseconds since the epoch, passed in by the caller
+(never read from the store's own clock), so tests can move time and processes agree on windows.
+Each method is atomic on its own: two concurrent `reserve` calls never both take the last image.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+# Records older than this are dropped. Windows are at most a day long (a rolling window of up
+# to 24 h, or the UTC day so far), so two days keeps every record a window can still count.
+RETENTION_MS = 2 * 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCheck:
+    """One window of a reservation: records made at or after `start_ms` count against `limit`."""
+
+    start_ms: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveOutcome:
+    """Whether the reservation was made, and each window's use before it (same order as checks)."""
+
+    admitted: bool
+    used: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One reservation as stored: when it was made, how many images, and if it is still pending."""
+
+    reservation_id: str
+    at_ms: int
+    images: int
+    pending: bool
+
+
+class Store(ABC):
+    """Limit state. Use as `async with open_store(url) as store:`, or `open()` then `close()`."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect (and create tables); idempotent."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections; idempotent."""
+
+    @abstractmethod
+    async def reserve(
+        self,
+        key: str,
+        reservation_id: str,
+        *,
+        images: int,
+        checks: Sequence[WindowCheck],
+        now_ms: int,
+        expires_ms: int,
+    ) -> ReserveOutcome:
+        """Record `images` for `key` at `now_ms` if every check still has room, atomically.
+
+        The record counts at once and stays pending (refundable) until `expires_ms`.
+        """
+
+    @abstractmethod
+    async def commit(self, key: str, reservation_id: str, *, now_ms: int) -> bool:
+        """Settle a pending reservation as used; False if it was not pending (idempotent)."""
+
+    @abstractmethod
+    async def refund(self, key: str, reservation_id: str, *, now_ms: int) -> bool:
+        """Delete a pending reservation; False if it was committed, expired or gone."""
+
+    @abstractmethod
+    async def history(self, key: str, *, since_ms: int, now_ms: int) -> list[Entry]:
+        """The records of `key` made at or after `since_ms`, oldest first."""
+
+    @abstractmethod
+    async def take_budget(
+        self, entry_id: str, *, images: int, limit: int, window_ms: int, now_ms: int
+    ) -> int | None:
+        """Take `images` from the shared budget (`limit` per `window_ms`), atomically.
+
+        Returns None when taken, else the epoch ms at which to try again: the end of a pause,
+        or when enough of the budget frees up.
+        """
+
+    @abstractmethod
+    async def pause_until(self, until_ms: int, *, now_ms: int) -> None:
+        """Stop the shared budget from handing out images before `until_ms` (never shortens)."""
+
+    @abstractmethod
+    async def paused_until(self, *, now_ms: int) -> int | None:
+        """The end of the current pause, or None when not paused."""
+
+
+def fits_at(entries: Sequence[tuple[int, int]], *, need: int, window_ms: int) -> int:
+    """When `need` images will have left a rolling window of (at_ms, images), oldest first."""
+    freed = 0
+    for at_ms, count in entries:
+        freed += count
+        if freed >= need:
+            return at_ms + window_ms
+    # Only when the caller asks for more than the window can ever hold, which it checks first.
+    raise ValueError("the request can never fit in this window")
+
+
+def open_store(url: str) -> Store:
+    """The store for a `STATE_URL`; nothing is opened yet. ValueError if the URL is not usable."""
+    # The URL may hold a Redis password: no message here ever repeats it.
+    scheme, _, rest = url.strip().partition("://")
+    scheme = scheme.lower()
+    if scheme == "memory":
+        if rest.strip("/"):
+            raise ValueError("STATE_URL: memory:// takes nothing after the //")
+        from bot.limits.store_memory import MemoryStore
+
+        return MemoryStore()
+    if scheme == "sqlite":
+        # SQLAlchemy's form: sqlite:///relative/path.db, sqlite:////absolute/path.db.
+        if not rest.startswith("/") or not rest[1:]:
+            raise ValueError(
+                "STATE_URL: a SQLite URL needs a file path, like sqlite:///data/bot.db "
+                "(relative) or sqlite:////var/lib/imagine-bot/bot.db (absolute)"
+            )
+        from bot.limits.store_sqlite import SqliteStore
+
+        return SqliteStore(rest[1:])
+    if scheme in ("redis", "rediss"):
+        parts = urlsplit(url.strip())
+        try:
+            has_host = bool(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            has_host = False
+        database = parts.path.strip("/")
+        if not has_host or (database and not database.isdigit()):
+            raise ValueError(
+                "STATE_URL: a Redis URL looks like redis://host:6379/0 "
+                "(redis://:password@host:6379/0 with a password, rediss:// for TLS)"
+            )
+        from bot.limits.store_redis import RedisStore
+
+        return RedisStore(url.strip())
+    shown = f"{scheme}://" if rest and scheme.isalnum() and len(scheme) <= 12 else "something else"
+    raise ValueError(f"STATE_URL must start with memory://, sqlite:/// or redis:// (not {shown})")

@@ -1,0 +1,130 @@
+"""Choosing a store by URL, and what is particular to each backend."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.limits import LimitPolicy, Window, open_store
+from bot.limits.quota import MemberQuotas
+from bot.limits.store_memory import MemoryStore
+from bot.limits.store_redis import RedisStore
+from bot.limits.store_sqlite import SqliteStore
+from tests.limits.conftest import FakeClock
+
+POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)
+
+
+def test_urls_choose_the_backend() -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+    relative = open_store("sqlite:///data/bot.db")
+    assert isinstance(relative, SqliteStore)
+    assert relative.path == Path("data/bot.db")
+    absolute = open_store("sqlite:////var/lib/imagine-bot/bot.db")
+    assert isinstance(absolute, SqliteStore)
+    assert absolute.path == Path("/var/lib/imagine-bot/bot.db")
+    assert isinstance(open_store("redis://localhost:6379/0"), RedisStore)
+    assert isinstance(open_store("rediss://:secret@cache.example:6380"), RedisStore)
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("", "must start with memory://, sqlite:/// or redis:// (not something else)"),
+        ("postgres://db/bot", "(not postgres://)"),
+        ("data/bot.db", "(not something else)"),
+        ("memory://somewhere", "memory:// takes nothing"),
+        ("sqlite://", "needs a file path"),
+        ("sqlite:///", "needs a file path"),
+        ("sqlite://data/bot.db", "needs a file path"),
+        ("redis://", "looks like redis://host:6379/0"),
+        ("redis://host:port/0", "looks like redis://host:6379/0"),
+        ("redis://host:6379/zero", "looks like redis://host:6379/0"),
+    ],
+)
+def test_bad_urls_are_explained(url: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match="STATE_URL") as refused:
+        open_store(url)
+    assert complaint in str(refused.value)
+
+
+def test_a_password_in_the_url_is_never_repeated() -> None:
+    with pytest.raises(ValueError, match="STATE_URL") as refused:
+        open_store("redis://:hunter2-secret@host:port/0")
+    assert "hunter2" not in str(refused.value)
+    assert "hunter2" not in repr(open_store("redis://:hunter2-secret@host:6379/0"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_store_must_be_open(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store = (
+        SqliteStore(tmp_path / "bot.db")
+        if backend == "sqlite"
+        else RedisStore(request.getfixturevalue("redis_url"))
+    )
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.history("u-a", since_ms=0, now_ms=0)
+    async with store:
+        await store.open()  # idempotent
+        assert await store.history("u-a", since_ms=0, now_ms=0) == []
+    await store.close()  # idempotent
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.paused_until(now_ms=0)
+
+
+async def test_sqlite_keeps_usage_across_restarts(tmp_path: Path) -> None:
+    clock = FakeClock()
+    url = f"sqlite:///{tmp_path}/nested/bot.db"  # tmp_path is absolute: sqlite:////...
+    async with open_store(url) as store:
+        quotas = MemberQuotas(store, clock=clock)
+        await (await quotas.reserve("u-a", images=3, policy=POLICY)).commit()
+        pending = await quotas.reserve("u-a", images=2, policy=POLICY)
+        await store.pause_until(int(clock() * 1000) + 30_000, now_ms=int(clock() * 1000))
+    async with open_store(url) as store:
+        quotas = MemberQuotas(store, clock=clock)
+        usage = (await quotas.usage("u-a", POLICY)).window(Window.ROLLING)
+        assert (usage.used, usage.pending) == (5, 2)
+        # The reservation made before the restart can still be refunded by its id.
+        assert await store.refund("u-a", pending.id, now_ms=int(clock() * 1000)) is True
+        assert (await quotas.usage("u-a", POLICY)).window(Window.ROLLING).used == 3
+        assert await store.paused_until(now_ms=int(clock() * 1000)) == int(clock() * 1000) + 30_000
+    with sqlite3.connect(tmp_path / "nested" / "bot.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    db.close()
+
+
+async def test_sqlite_drops_records_older_than_two_days(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with SqliteStore(tmp_path / "bot.db") as store:
+        quotas = MemberQuotas(store, clock=clock)
+        await (await quotas.reserve("u-old", images=1, policy=POLICY)).commit()
+        clock.advance(3 * 86_400)
+        await quotas.reserve("u-new", images=1, policy=POLICY)
+        assert await store.history("u-old", since_ms=0, now_ms=int(clock() * 1000)) == []
+
+
+async def test_redis_keys_expire_on_their_own(redis_url: str) -> None:
+    store = RedisStore(redis_url, prefix="expiry-test")
+    await store.open()
+    clock = FakeClock()
+    quotas = MemberQuotas(store, clock=clock)
+    await (await quotas.reserve("u-a", images=1, policy=POLICY)).commit()
+    await quotas.reserve("u-a", images=1, policy=POLICY)
+    now_ms = int(clock() * 1000)
+    assert await store.take_budget("x", images=1, limit=5, window_ms=60_000, now_ms=now_ms) is None
+    await store.pause_until(now_ms + 10_000, now_ms=now_ms)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        keys = [key async for key in client.scan_iter(match="expiry-test:*")]
+        assert len(keys) == 4  # used, pending, budget, paused
+        for key in keys:
+            assert await client.pttl(key) > 0, key
+    finally:
+        await client.aclose()
+        await store.close()
