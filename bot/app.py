@@ -22,11 +22,12 @@ from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
+from bot.limits import Limiter, open_store
 from bot.service import ImageService
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.vary")
+EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.vary", "cogs.quota")
 
 RESTARTING = (
     "The bot is restarting and isn't taking new requests right now. Please try again in a minute."
@@ -148,16 +149,28 @@ class ImagineBot(commands.Bot):
         self.settings = settings
         self.session = session
         self.profile = settings.profile
+        self.store = open_store(settings.state_url)
+        self.limiter = Limiter(
+            self.store,
+            images_per_minute=settings.images_per_minute,
+            max_concurrent=settings.max_concurrent_requests,
+            max_waiting=settings.queue_max,
+            max_waiting_per_member=settings.queue_max_per_member,
+            # Longer than any job can take, so a crash never refunds images that were made.
+            reservation_ttl=settings.retry_deadline + 15 * 60,
+        )
         self.images = ImagesClient.from_settings(session, settings)
+        self.images.on_rate_limited = self.limiter.pause_for
         salt = settings.user_id_salt
         self.member_ids = MemberIds(
             salt.reveal().encode() if salt else load_or_create_salt(settings.data_dir)
         )
-        self.service = ImageService(self.images, session, self.profile, settings)
+        self.service = ImageService(self.images, session, self.limiter, settings)
         self.jobs = JobTracker()
         self.closing = False
 
     async def setup_hook(self) -> None:
+        await self.store.open()
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -199,6 +212,10 @@ class ImagineBot(commands.Bot):
                 log.warning("grace period over; cancelling %d jobs", len(self.jobs))
                 await self.jobs.cancel_all()
         await self.close()
+
+    async def close(self) -> None:
+        await super().close()
+        await self.store.close()
 
 
 _REMOTE_ONLY = {"id", "application_id", "version", "guild_id", "dm_permission"}

@@ -23,6 +23,7 @@ from bot.images.profiles import (
     build_profile,
     infer_family,
 )
+from bot.limits.policy import LimitPolicy, RolePolicies
 from bot.secrets import Secret
 
 T = TypeVar("T")
@@ -75,6 +76,12 @@ class Settings:
     max_result_bytes: int = 50 * 1024 * 1024
     shutdown_grace: float = 60.0
     allow_dms: bool = False
+    state_url: str = "sqlite:///data/bot.db"
+    role_policies: RolePolicies = dataclasses.field(default_factory=RolePolicies)
+    images_per_minute: int = 50
+    max_concurrent_requests: int = 4
+    queue_max: int = 20
+    queue_max_per_member: int = 3
 
     @property
     def profile(self) -> ModelProfile:
@@ -122,6 +129,7 @@ class Settings:
                     f"Set IMAGE_MODEL_FAMILY to one of {', '.join(FAMILIES)} "
                     "(a self-hosted server that copies DALL-E 2 is usually dall-e-2)."
                 )
+        data_dir = reader.get("DATA_DIR", Path("data"), Path, "a folder path")
         settings = dict(
             discord_token=token,
             openai_api_key=api_key,
@@ -150,7 +158,7 @@ class Settings:
                 "a number of seconds above 0",
             ),
             user_id_salt=reader.secret("USER_ID_SALT", required=False, hint="", min_length=16),
-            data_dir=reader.get("DATA_DIR", Path("data"), Path, "a folder path"),
+            data_dir=data_dir,
             discord_guild_id=reader.get(
                 "DISCORD_GUILD_ID",
                 None,
@@ -176,6 +184,24 @@ class Settings:
                 "a number of seconds, 0 or more",
             ),
             allow_dms=reader.get("ALLOW_DMS", False, _parse_bool, "true or false"),
+            state_url=reader.get(
+                "STATE_URL",
+                f"sqlite:///{data_dir / 'bot.db'}",
+                _parse_state_url,
+                "sqlite:///data/bot.db, sqlite:////absolute/path.db, redis://host:6379/0 "
+                "or memory://",
+            ),
+            role_policies=_role_policies(reader),
+            images_per_minute=reader.get(
+                "IMAGES_PER_MINUTE", 50, _positive_int, "a whole number of 1 or more"
+            ),
+            max_concurrent_requests=reader.get(
+                "MAX_CONCURRENT_REQUESTS", 4, _positive_int, "a whole number of 1 or more"
+            ),
+            queue_max=reader.get("QUEUE_MAX", 20, _positive_int, "a whole number of 1 or more"),
+            queue_max_per_member=reader.get(
+                "QUEUE_MAX_PER_MEMBER", 3, _positive_int, "a whole number of 1 or more"
+            ),
         )
         if reader.problems:
             raise ConfigError(reader.problems)
@@ -255,6 +281,67 @@ def _parse_log_level(raw: str) -> str:
     if level not in _LOG_LEVELS:
         raise ValueError(raw)
     return level
+
+
+def _parse_state_url(raw: str) -> str:
+    if not raw.startswith(("sqlite:///", "redis://", "rediss://", "memory://")):
+        raise ValueError("unsupported state URL")
+    return raw
+
+
+def _role_ids(raw: str) -> frozenset[int]:
+    return frozenset(_snowflake(part.strip()) for part in raw.split(",") if part.strip())
+
+
+def _role_policies(reader: _Reader) -> RolePolicies:
+    """LIMIT_* settings: the default policy, per-role overrides and exempt roles."""
+    window_seconds = reader.get(
+        "LIMIT_WINDOW_SECONDS", 3600, _window_seconds, "a number of seconds from 1 to 86400"
+    )
+    window_images = reader.get(
+        "LIMIT_WINDOW_IMAGES", 10, _positive_int, "a whole number of images, 1 or more"
+    )
+    daily_images = reader.get(
+        "LIMIT_DAILY_IMAGES", 30, _positive_int, "a whole number of images, 1 or more"
+    )
+    default = LimitPolicy(
+        window_seconds=window_seconds, window_images=window_images, daily_images=daily_images
+    )
+
+    def overrides(raw: str) -> dict[int, LimitPolicy]:
+        result: dict[int, LimitPolicy] = {}
+        for part in raw.split(","):
+            if not part.strip():
+                continue
+            role, _, numbers = part.partition("=")
+            per_window, _, per_day = numbers.partition("/")
+            result[_snowflake(role.strip())] = LimitPolicy(
+                window_seconds=window_seconds,
+                window_images=_positive_int(per_window.strip()),
+                daily_images=_positive_int(per_day.strip()),
+            )
+        return result
+
+    return RolePolicies(
+        default=default,
+        overrides=reader.get(
+            "LIMIT_ROLES",
+            {},
+            overrides,
+            "role_id=images_per_window/images_per_day pairs separated by commas, "
+            "e.g. 123456789012345678=50/200",
+        ),
+        exempt_roles=reader.get(
+            "LIMIT_EXEMPT_ROLES", frozenset(), _role_ids, "role ids separated by commas"
+        ),
+    )
+
+
+def _window_seconds(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 86400:
+        raise ValueError(raw)
+    return value
 
 
 def _parse_bool(raw: str) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -20,6 +22,8 @@ from bot.images.client import ImagesClient
 from bot.images.profiles import ModelProfile
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
+from bot.limits import Limiter, Reservation, RolePolicies, Usage
+from bot.limits.queue import PositionCallback
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +79,14 @@ class ImageService:
         self,
         client: ImagesClient,
         session: aiohttp.ClientSession,
-        profile: ModelProfile,
+        limiter: Limiter,
         settings: Settings,
     ) -> None:
         self.client = client
         self.session = session
-        self.profile = profile
+        self.limiter = limiter
+        self.profile: ModelProfile = client.profile
+        self.policies: RolePolicies = settings.role_policies
         self.limits = imaging.Limits(
             max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels
         )
@@ -120,49 +126,119 @@ class ImageService:
                 f"I couldn't download your {upload.what} from Discord. Please upload it again."
             ) from exc
 
-    async def generate(self, member: Member, prompt: str, options: ImageOptions) -> ImagesResult:
+    async def reserve(self, member: Member, images: int) -> Reservation:
+        """Hold `images` of the member's quota, or raise a limit error they can read.
+
+        Called before the command defers, so a refusal is private and immediate. The
+        reservation is refunded if the job fails or is cancelled, committed once it succeeds.
+        """
+        self.limiter.check_room(member.key, images=images)
+        policy = self.policies.resolve(member.role_ids)
+        return await self.limiter.reserve(member.key, images=images, policy=policy)
+
+    async def usage(self, member: Member) -> Usage:
+        """The member's quota now, for /quota."""
+        return await self.limiter.usage(member.key, self.policies.resolve(member.role_ids))
+
+    async def generate(
+        self,
+        member: Member,
+        held: Reservation,
+        prompt: str,
+        options: ImageOptions,
+        *,
+        on_position: PositionCallback | None = None,
+    ) -> ImagesResult:
         """Images from a prompt."""
-        return await self.client.generate(prompt=prompt, user=member.key, options=options)
+        async with held:
+            async with self._turn(member, options.n, on_position):
+                result = await self.client.generate(prompt=prompt, user=member.key, options=options)
+            await held.commit()
+        return result
 
     async def edit(
         self,
         member: Member,
+        held: Reservation,
         image: Upload,
         mask: Upload | None,
         prompt: str,
         options: ImageOptions,
+        *,
+        on_position: PositionCallback | None = None,
     ) -> ImagesResult:
         """An edit of `image`, limited to the area `mask` marks (if any)."""
-        if mask is None:
-            image_bytes = await self.fetch(image)
-            mask_bytes = None
-        else:
-            image_bytes, mask_bytes = await asyncio.gather(self.fetch(image), self.fetch(mask))
-        prepared, prepared_mask = await asyncio.to_thread(
-            imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
-        )
-        del image_bytes, mask_bytes
-        return await self.client.edit(
-            images=[prepared], mask=prepared_mask, prompt=prompt, user=member.key, options=options
-        )
+        async with held:
+            if mask is None:
+                image_bytes = await self.fetch(image)
+                mask_bytes = None
+            else:
+                image_bytes, mask_bytes = await asyncio.gather(self.fetch(image), self.fetch(mask))
+            prepared, prepared_mask = await asyncio.to_thread(
+                imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
+            )
+            del image_bytes, mask_bytes
+            async with self._turn(member, options.n, on_position):
+                result = await self.client.edit(
+                    images=[prepared],
+                    mask=prepared_mask,
+                    prompt=prompt,
+                    user=member.key,
+                    options=options,
+                )
+            await held.commit()
+        return result
 
     async def create_variation(
-        self, member: Member, image: Upload, options: ImageOptions
+        self,
+        member: Member,
+        held: Reservation,
+        image: Upload,
+        options: ImageOptions,
+        *,
+        on_position: PositionCallback | None = None,
     ) -> Variation:
         """Variations of `image`; an edit asking for a variation where the model has none."""
-        data = await self.fetch(image)
-        if self.profile.supports_variations:
-            prepared = await asyncio.to_thread(
-                imaging.prepare_variation, data, self.profile, self.limits
-            )
-            result = await self.client.create_variation(
-                image=prepared, user=member.key, options=options
-            )
-            return Variation(result, None)
-        prepared, _ = await asyncio.to_thread(
-            imaging.prepare_edit, data, None, self.profile, self.limits
-        )
-        result = await self.client.edit(
-            images=[prepared], prompt=VARIATION_PROMPT, user=member.key, options=options
-        )
-        return Variation(result, VARIATION_NOTE)
+        async with held:
+            data = await self.fetch(image)
+            if self.profile.supports_variations:
+                prepared = await asyncio.to_thread(
+                    imaging.prepare_variation, data, self.profile, self.limits
+                )
+                del data
+                async with self._turn(member, options.n, on_position):
+                    result = await self.client.create_variation(
+                        image=prepared, user=member.key, options=options
+                    )
+                note = None
+            else:
+                prepared, _ = await asyncio.to_thread(
+                    imaging.prepare_edit, data, None, self.profile, self.limits
+                )
+                del data
+                async with self._turn(member, options.n, on_position):
+                    result = await self.client.edit(
+                        images=[prepared], prompt=VARIATION_PROMPT, user=member.key, options=options
+                    )
+                note = VARIATION_NOTE
+            await held.commit()
+        return Variation(result, note)
+
+    @asynccontextmanager
+    async def _turn(
+        self, member: Member, images: int, on_position: PositionCallback | None
+    ) -> AsyncIterator[None]:
+        """A running place and budget for the upstream call. A member who was told a queue
+        position hears position 0 when their turn comes."""
+        told = False
+
+        async def tell(position: int) -> None:
+            nonlocal told
+            told = True
+            if on_position is not None:
+                await on_position(position)
+
+        async with self.limiter.turn(member.key, images=images, on_position=tell):
+            if told and on_position is not None:
+                await on_position(0)
+            yield

@@ -8,6 +8,7 @@ as fixed decorators: Discord's own UI then offers only valid choices.
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ from discord import app_commands
 from bot.delivery import Caption, deliver
 from bot.images.profiles import ModelProfile, Operation
 from bot.images.results import ImagesResult
+from bot.limits import PositionCallback, Reservation
 from bot.service import Member, Upload
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
+
+log = logging.getLogger(__name__)
 
 # Discord caps a STRING option at 6000 characters; longer prompts cannot be typed anyway.
 DISCORD_STRING_MAX = 6000
@@ -137,6 +141,39 @@ def build_command(
     app_commands.allowed_contexts(guilds=True, dms=allow_dms, private_channels=False)(slash)
     app_commands.allowed_installs(guilds=True, users=False)(slash)
     return slash
+
+
+async def start_job(
+    bot: ImagineBot, interaction: discord.Interaction, member: Member, images: int
+) -> Reservation:
+    """Reserve the member's images, then defer: a limit refusal is private and immediate, and
+    nothing slow happens before Discord hears back within its 3 seconds."""
+    held = await bot.service.reserve(member, images)
+    try:
+        await interaction.response.defer(thinking=True)
+    except BaseException:
+        await held.refund()
+        raise
+    return held
+
+
+def position_reporter(interaction: discord.Interaction) -> PositionCallback:
+    """Shows a queued job's place in line in its deferred message, as it moves."""
+
+    async def show(position: int) -> None:
+        if position == 0:
+            text = "It's your turn: making your images now…"
+        else:
+            text = (
+                f"The bot is busy, so your request is queued: you're number {position} in line. "
+                "It will start by itself."
+            )
+        try:
+            await interaction.edit_original_response(content=text)
+        except discord.HTTPException:
+            log.debug("could not show the queue position of interaction %s", interaction.id)
+
+    return show
 
 
 def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:

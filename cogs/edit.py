@@ -14,8 +14,10 @@ from cogs._common import (
     build_command,
     image_options,
     member_of,
+    position_reporter,
     post_result,
     prompt_option,
+    start_job,
     upload_of,
 )
 
@@ -73,10 +75,18 @@ class Edit(commands.Cog):
         if mask_upload is not None:
             service.check_upload(mask_upload)
         member = member_of(self.bot, interaction)
-        await interaction.response.defer(thinking=True)
+        held = await start_job(self.bot, interaction, member, options.n)
         started = time.monotonic()
         async with self.bot.jobs.track():
-            result = await service.edit(member, image_upload, mask_upload, prompt, options)
+            result = await service.edit(
+                member,
+                held,
+                image_upload,
+                mask_upload,
+                prompt,
+                options,
+                on_position=position_reporter(interaction),
+            )
             await post_result(
                 self.bot,
                 interaction,

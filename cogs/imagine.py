@@ -9,7 +9,15 @@ import discord
 from discord.ext import commands
 
 from bot import validation
-from cogs._common import build_command, image_options, member_of, post_result, prompt_option
+from cogs._common import (
+    build_command,
+    image_options,
+    member_of,
+    position_reporter,
+    post_result,
+    prompt_option,
+    start_job,
+)
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -41,10 +49,12 @@ class Imagine(commands.Cog):
     async def imagine(self, interaction: discord.Interaction, **values: Any) -> None:
         prompt, options = validation.check_generation(self.bot.profile, **values)
         member = member_of(self.bot, interaction)
-        await interaction.response.defer(thinking=True)
+        held = await start_job(self.bot, interaction, member, options.n)
         started = time.monotonic()
         async with self.bot.jobs.track():
-            result = await self.bot.service.generate(member, prompt, options)
+            result = await self.bot.service.generate(
+                member, held, prompt, options, on_position=position_reporter(interaction)
+            )
             await post_result(
                 self.bot,
                 interaction,

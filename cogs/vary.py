@@ -13,7 +13,16 @@ import discord
 from discord.ext import commands
 
 from bot import validation
-from cogs._common import Option, build_command, image_options, member_of, post_result, upload_of
+from cogs._common import (
+    Option,
+    build_command,
+    image_options,
+    member_of,
+    position_reporter,
+    post_result,
+    start_job,
+    upload_of,
+)
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -59,10 +68,12 @@ class Vary(commands.Cog):
         upload = upload_of("image", image)
         service.check_upload(upload)
         member = member_of(self.bot, interaction)
-        await interaction.response.defer(thinking=True)
+        held = await start_job(self.bot, interaction, member, options.n)
         started = time.monotonic()
         async with self.bot.jobs.track():
-            variation = await service.create_variation(member, upload, options)
+            variation = await service.create_variation(
+                member, held, upload, options, on_position=position_reporter(interaction)
+            )
             await post_result(
                 self.bot,
                 interaction,

@@ -17,7 +17,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -137,6 +137,7 @@ class ImagesClient:
         max_result_bytes: int = 50 * MiB,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
+        on_rate_limited: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be 1 or more")
@@ -153,6 +154,9 @@ class ImagesClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._cool_down = _CoolDown()
+        # Told the server's wait after every 429 that is not about quota, so that a shared
+        # limiter can hold back other processes too; this client's own calls already wait.
+        self.on_rate_limited = on_rate_limited
 
     @classmethod
     def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> ImagesClient:
@@ -300,6 +304,8 @@ class ImagesClient:
                 should_retry = answer.headers.get("x-should-retry", "").lower() != "false"
                 if isinstance(error, RateLimited) and server_wait:
                     self._cool_down.extend(server_wait)
+                    if self.on_rate_limited is not None:
+                        await self.on_rate_limited(server_wait)
             last_error = error
             # Backoff with full jitter, but never shorter than the wait the server asked for.
             wait = max(server_wait or 0.0, self._backoff(attempt))

@@ -79,15 +79,25 @@ class Limiter:
         """
         self.budget.check_fits(images)
         reservation = await self.quotas.reserve(member_key, images=images, policy=policy)
-        async with (
-            reservation,
-            self.queue.turn(
-                member_key,
-                admit=partial(self.budget.try_take, images),
-                on_position=on_position,
-            ),
-        ):
+        async with reservation, self.turn(member_key, images=images, on_position=on_position):
             yield reservation
+
+    def check_room(self, member_key: str, *, images: int) -> None:
+        """Raise at once if this job could never start or could not even join the queue, so
+        the member hears it before any work is deferred (the queue checks again on entry)."""
+        self.budget.check_fits(images)
+        self.queue.check_room(member_key)
+
+    @asynccontextmanager
+    async def turn(
+        self, member_key: str, *, images: int, on_position: PositionCallback | None = None
+    ) -> AsyncIterator[None]:
+        """Wait in the fair queue for a running place and the budget for `images`, then hold
+        the place until the block ends (the reservation is the caller's to settle)."""
+        async with self.queue.turn(
+            member_key, admit=partial(self.budget.try_take, images), on_position=on_position
+        ):
+            yield
 
     async def pause_until(self, epoch: float) -> None:
         """Start no upstream call before `epoch` (epoch seconds), in every process sharing the

@@ -84,6 +84,14 @@ class FairQueue:
         if self._order:
             self._order[0].wakeup.set()
 
+    def check_room(self, member_key: str) -> None:
+        """Raise `TooManyWaiting` or `QueueFull` if a new job of this member could not wait."""
+        waiting_for_member = self.waiting_for(member_key)
+        if waiting_for_member >= self.max_waiting_per_member:
+            raise TooManyWaiting(waiting=waiting_for_member, limit=self.max_waiting_per_member)
+        if self.waiting >= self.max_waiting:
+            raise QueueFull(waiting=self.waiting, limit=self.max_waiting)
+
     @asynccontextmanager
     async def turn(
         self,
@@ -98,11 +106,7 @@ class FairQueue:
         awaited with the job's place (1 = next) each time it changes while it waits; it is not
         called at all for a job that can go at once. Cancelling the wait leaves the queue.
         """
-        waiting_for_member = self.waiting_for(member_key)
-        if waiting_for_member >= self.max_waiting_per_member:
-            raise TooManyWaiting(waiting=waiting_for_member, limit=self.max_waiting_per_member)
-        if self.waiting >= self.max_waiting:
-            raise QueueFull(waiting=self.waiting, limit=self.max_waiting)
+        self.check_room(member_key)
         job = _Job(member_key, next(self._seq))
         self._waiting.setdefault(member_key, deque()).append(job)
         self._changed()
