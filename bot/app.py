@@ -235,6 +235,9 @@ def _normalise(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [_normalise(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Permission bitsets go out as ints and come back as strings.
+        return str(value)
     return value
 
 
