@@ -1,0 +1,237 @@
+"""Where server settings live: the same state store as the quotas, chosen by the same STATE_URL.
+
+- `memory://`: in this process only (tests).
+- `sqlite:///data/bot.db`: the same SQLite file as the quotas, in its own table.
+- `redis://host:6379/0`: the same Redis database as the quotas, under its own key prefix.
+
+Each server's settings are one versioned JSON document (`ServerSettings.to_json`); a server
+that saved nothing has no document. Every change is an atomic read-modify-write, so two admins
+changing settings at once never lose each other's change.
+
+Settings are read on every command, so `get` answers from a small in-process cache for
+`cache_ttl` seconds (5 by default). This process's own changes update the cache at once;
+another process sharing the SQLite file or Redis sees them within `cache_ttl`. Member blocks
+are compared with the caller's clock at check time, so a block still ends on time.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from bot.moderation.errors import CorruptSettings
+from bot.moderation.settings import ServerSettings
+
+DEFAULT_CACHE_TTL = 5.0
+CACHE_MAX_SERVERS = 10_000
+
+Change = Callable[[ServerSettings], ServerSettings]
+RawChange = Callable[[str | None], str | None]
+
+
+class ServerSettingsStore(ABC):
+    """Every server's settings. Use as `async with open_server_settings(url) as store:`."""
+
+    def __init__(
+        self,
+        *,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cache_ttl = cache_ttl
+        self._monotonic = monotonic
+        self._cache: OrderedDict[int, tuple[float, ServerSettings]] = OrderedDict()
+        # Bumped by every write of this process: a read that started before a write must not
+        # put what it read into the cache afterwards.
+        self._writes = 0
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect (and create the table); idempotent."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections; idempotent."""
+
+    @abstractmethod
+    async def _read(self, guild_id: int) -> str | None:
+        """The stored document of a server, or None."""
+
+    @abstractmethod
+    async def _modify(self, guild_id: int, change: RawChange) -> None:
+        """Replace the stored document with `change(document)` atomically (None deletes it).
+
+        `change` may run more than once (optimistic backends retry on conflict).
+        """
+
+    async def get(self, guild_id: int) -> ServerSettings:
+        """The server's settings (the defaults when it saved none), from the cache if fresh."""
+        now = self._monotonic()
+        cached = self._cache.get(guild_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        writes = self._writes
+        settings = _decode(guild_id, await self._read(guild_id))
+        if writes == self._writes:
+            self._remember(guild_id, settings)
+        return settings
+
+    async def update(self, guild_id: int, change: Change) -> ServerSettings:
+        """Apply `change` to the current settings atomically and return the result.
+
+        `change` must be pure (it may run more than once); an exception from it (such as
+        `InvalidSetting`) leaves the settings as they were.
+        """
+        result: ServerSettings | None = None
+
+        def apply(raw: str | None) -> str | None:
+            nonlocal result
+            result = change(_decode(guild_id, raw))
+            if result.guild_id != guild_id:
+                raise ValueError("a change must keep the server's id")
+            return None if result.is_default else result.to_json()
+
+        self._writes += 1
+        try:
+            await self._modify(guild_id, apply)
+        except BaseException:
+            self._cache.pop(guild_id, None)  # the write may or may not have happened
+            raise
+        if result is None:
+            raise RuntimeError("the backend never applied the change")
+        self._remember(guild_id, result)
+        return result
+
+    async def reset(self, guild_id: int) -> ServerSettings:
+        """Forget everything the server saved (when the bot leaves it, or the data is corrupt)."""
+        self._writes += 1
+        self._cache.pop(guild_id, None)
+        await self._modify(guild_id, lambda _document: None)  # without reading it first
+        return ServerSettings(guild_id)
+
+    # --- typed changes ---
+
+    async def allow_channel(self, guild_id: int, channel_id: int) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.with_channel_allowed(channel_id))
+
+    async def disallow_channel(self, guild_id: int, channel_id: int) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.without_channel_allowed(channel_id))
+
+    async def allow_role(self, guild_id: int, role_id: int) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.with_role_allowed(role_id))
+
+    async def disallow_role(self, guild_id: int, role_id: int) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.without_role_allowed(role_id))
+
+    async def add_blocked_term(self, guild_id: int, term: str) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.with_blocked_term(term))
+
+    async def remove_blocked_term(self, guild_id: int, term: str) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.without_blocked_term(term))
+
+    async def set_modlog(self, guild_id: int, channel_id: int | None) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.with_modlog(channel_id))
+
+    async def set_nsfw_only(self, guild_id: int, nsfw_only: bool) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.with_nsfw_only(nsfw_only))
+
+    async def set_limits(
+        self,
+        guild_id: int,
+        *,
+        window_images: int | None = None,
+        daily_images: int | None = None,
+        window_seconds: int | None = None,
+    ) -> ServerSettings:
+        return await self.update(
+            guild_id,
+            lambda s: s.with_limits(
+                window_images=window_images,
+                daily_images=daily_images,
+                window_seconds=window_seconds,
+            ),
+        )
+
+    async def clear_limits(self, guild_id: int) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.without_limits())
+
+    async def block_member(
+        self, guild_id: int, member_key: str, *, until: float | None, now: float | None = None
+    ) -> ServerSettings:
+        """Block a member until epoch `until` (None: until unblocked); `now` defaults to now."""
+        at = time.time() if now is None else now
+        return await self.update(
+            guild_id, lambda s: s.with_member_blocked(member_key, until=until, now=at)
+        )
+
+    async def unblock_member(
+        self, guild_id: int, member_key: str, *, now: float | None = None
+    ) -> ServerSettings:
+        at = time.time() if now is None else now
+        return await self.update(guild_id, lambda s: s.without_member_blocked(member_key, now=at))
+
+    async def blocked_until(
+        self, guild_id: int, member_key: str, *, now: float | None = None
+    ) -> float | None:
+        """When the member's block ends (`FOREVER` if never), or None if not blocked."""
+        settings = await self.get(guild_id)
+        return settings.blocked_until(member_key, now=time.time() if now is None else now)
+
+    # --- cache ---
+
+    def _remember(self, guild_id: int, settings: ServerSettings) -> None:
+        if self.cache_ttl <= 0:
+            return
+        self._cache[guild_id] = (self._monotonic() + self.cache_ttl, settings)
+        self._cache.move_to_end(guild_id)
+        while len(self._cache) > CACHE_MAX_SERVERS:
+            self._cache.popitem(last=False)
+
+
+def _decode(guild_id: int, raw: str | None) -> ServerSettings:
+    if raw is None:
+        return ServerSettings(guild_id)
+    try:
+        return ServerSettings.from_json(guild_id, raw)
+    except ValueError as exc:
+        raise CorruptSettings(f"the saved settings of server {guild_id} are unreadable") from exc
+
+
+def open_server_settings(url: str, *, cache_ttl: float = DEFAULT_CACHE_TTL) -> ServerSettingsStore:
+    """The settings store for a `STATE_URL` (nothing is opened yet); ValueError if unusable.
+
+    The URL is checked by `bot.limits.store.open_store`, so both stores accept exactly the
+    same URLs with the same messages.
+    """
+    from bot.limits.store import open_store
+    from bot.limits.store_redis import RedisStore
+    from bot.limits.store_sqlite import SqliteStore
+
+    limits_store = open_store(url)  # validates; opens nothing
+    if isinstance(limits_store, SqliteStore):
+        from bot.moderation.store_sqlite import SqliteServerSettings
+
+        return SqliteServerSettings(limits_store.path, cache_ttl=cache_ttl)
+    if isinstance(limits_store, RedisStore):
+        from bot.moderation.store_redis import RedisServerSettings
+
+        return RedisServerSettings(url.strip(), cache_ttl=cache_ttl)
+    from bot.moderation.store_memory import MemoryServerSettings
+
+    return MemoryServerSettings()
