@@ -24,6 +24,7 @@ from bot.images.profiles import (
     infer_family,
 )
 from bot.limits.policy import LimitPolicy, RolePolicies
+from bot.limits.store import open_store
 from bot.secrets import Secret
 
 T = TypeVar("T")
@@ -76,7 +77,8 @@ class Settings:
     max_result_bytes: int = 50 * 1024 * 1024
     shutdown_grace: float = 60.0
     allow_dms: bool = False
-    state_url: str = "sqlite:///data/bot.db"
+    # Not in the repr: a Redis URL may carry a password.
+    state_url: str = dataclasses.field(default="sqlite:///data/bot.db", repr=False)
     role_policies: RolePolicies = dataclasses.field(default_factory=RolePolicies)
     images_per_minute: int = 50
     max_concurrent_requests: int = 4
@@ -284,8 +286,8 @@ def _parse_log_level(raw: str) -> str:
 
 
 def _parse_state_url(raw: str) -> str:
-    if not raw.startswith(("sqlite:///", "redis://", "rediss://", "memory://")):
-        raise ValueError("unsupported state URL")
+    # The store's own parser (it opens nothing), so a URL passes here only if it can be used.
+    open_store(raw)
     return raw
 
 

@@ -20,8 +20,9 @@ class LimitError(UserFacingError):
 class LimitReached(LimitError):
     """The member has no room left for `requested` images in one of their windows.
 
-    `used` counts images already made or in progress in that window, `limit` is the window's
-    cap, and `resets_at` (epoch seconds) is the earliest time the request would fit.
+    `window` is the one with the least room left (so `remaining` is what the member can ask for
+    now), `used` counts images already made or in progress in it, `limit` is its cap, and
+    `resets_at` (epoch seconds) is the earliest time the whole request fits in every window.
     """
 
     def __init__(
@@ -55,9 +56,10 @@ class LimitReached(LimitError):
     def _describe(self) -> str:
         when = discord_relative_time(self.resets_at)
         if self.remaining == 0:
+            more = "more" if self.requested == 1 else f"{self.requested} more"
             return (
                 f"You've used {self.limit} of your {images(self.limit)} "
-                f"{during(self.window, self.window_seconds)}. You can make more {when}."
+                f"{during(self.window, self.window_seconds)}. You can make {more} {when}."
             )
         verb = "is" if self.remaining == 1 else "are"
         return (

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from bot.limits.budget import DEFAULT_IMAGES_PER_MINUTE, GlobalBudget
-from bot.limits.policy import Policy
+from bot.limits.policy import DAY_SECONDS, Policy
 from bot.limits.queue import FairQueue, PositionCallback
 from bot.limits.quota import MemberQuotas, Reservation, Usage
 from bot.limits.store import Store
@@ -40,7 +40,7 @@ class Limiter:
         max_concurrent: int = 4,
         max_waiting: int = 20,
         max_waiting_per_member: int = 3,
-        reservation_ttl: float = 900.0,
+        reservation_ttl: float = DAY_SECONDS,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:

@@ -64,6 +64,8 @@ class FairQueue:
         self._order: list[_Job] = []
         self._positions: dict[_Job, int] = {}
         self._admitting = False
+        # The last admission was refused (budget used up, or paused): nobody goes for now.
+        self._held_back = False
 
     @property
     def waiting(self) -> int:
@@ -85,12 +87,18 @@ class FairQueue:
             self._order[0].wakeup.set()
 
     def check_room(self, member_key: str) -> None:
-        """Raise `TooManyWaiting` or `QueueFull` if a new job of this member could not wait."""
-        waiting_for_member = self.waiting_for(member_key)
+        """Raise `TooManyWaiting` or `QueueFull` if a new job of this member could not wait.
+
+        Jobs that are about to take a free running place (queued only for the moment the budget
+        takes to answer) do not count as waiting, unless the budget is holding everyone back.
+        """
+        free = 0 if self._held_back else max(0, self.max_concurrent - self.running)
+        stuck = self._order[free:]
+        waiting_for_member = sum(1 for job in stuck if job.member == member_key)
         if waiting_for_member >= self.max_waiting_per_member:
             raise TooManyWaiting(waiting=waiting_for_member, limit=self.max_waiting_per_member)
-        if self.waiting >= self.max_waiting:
-            raise QueueFull(waiting=self.waiting, limit=self.max_waiting)
+        if len(stuck) >= self.max_waiting:
+            raise QueueFull(waiting=len(stuck), limit=self.max_waiting)
 
     @asynccontextmanager
     async def turn(
@@ -136,6 +144,7 @@ class FairQueue:
                     retry_at = await admit() if admit is not None else None
                 finally:
                     self._admitting = False
+                self._held_back = retry_at is not None
                 if retry_at is None:
                     self._start(job)
                     return

@@ -5,6 +5,11 @@ requests can never over-admit. If it is never settled (the process died), it sta
 used and simply ages out of the windows like any other image: the API may well have been paid
 for it, and a crash must not hand out free images. After `expires_at` it can no longer be
 refunded; until then `refund` gives the images back in full.
+
+The expiry changes nothing about what is admitted (pending or not, a reservation counts), so it
+defaults to a day: longer than any job can live, queue waits and retries included, so that a
+job that fails late is still refunded. Only /quota's "in progress" is affected by it, for the
+reservations a crash left behind.
 """
 
 from __future__ import annotations
@@ -233,7 +238,7 @@ class MemberQuotas:
     """Reserves images against a member's policy, in the shared store."""
 
     def __init__(
-        self, store: Store, *, reservation_ttl: float = 900.0, clock: Clock = time.time
+        self, store: Store, *, reservation_ttl: float = DAY_SECONDS, clock: Clock = time.time
     ) -> None:
         if reservation_ttl <= 0:
             raise ValueError("reservation_ttl must be above 0 seconds")
@@ -337,16 +342,19 @@ class MemberQuotas:
             if in_use + requested <= span.limit:
                 continue
             resets_ms = _fits_at(span, entries, need=in_use + requested - span.limit, now_ms=now_ms)
-            refusals.append((resets_ms, span, in_use))
-        # The request fits only once every full window has room: report the one that frees last.
-        resets_ms, span, in_use = max(refusals, key=lambda refusal: refusal[0])
+            refusals.append((max(0, span.limit - in_use), resets_ms, span, in_use))
+        # The request fits only once every window that refused it has room. Name the window with
+        # the least room left: "ask for k or fewer" must hold in every window, not just one.
+        # Among equally full windows, name the one that frees last.
+        fits_ms = max(resets_ms for _, resets_ms, _, _ in refusals)
+        _, _, span, in_use = min(refusals, key=lambda refusal: (refusal[0], -refusal[1]))
         return LimitReached(
             window=span.window,
             window_seconds=span.seconds,
             used=in_use,
             limit=span.limit,
             requested=requested,
-            resets_at=resets_ms / 1000,
+            resets_at=fits_ms / 1000,
         )
 
     async def _undo(self, member_key: str, reservation_id: str) -> None:

@@ -135,11 +135,16 @@ return 0
 
 
 class RedisStore(Store):
-    """Limit state in Redis (standalone server; keys under `prefix`)."""
+    """Limit state in Redis (standalone server; keys under `prefix`).
 
-    def __init__(self, url: str, *, prefix: str = "imagine-bot") -> None:
+    Every command gives up after `timeout` seconds: a server that stops answering must fail a
+    request (or leave a reservation counted as used), never hang it with its images made.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "imagine-bot", timeout: float = 5.0) -> None:
         self._url = url
         self._prefix = prefix
+        self._timeout = timeout
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
 
@@ -150,7 +155,12 @@ class RedisStore(Store):
     async def open(self) -> None:
         if self._client is not None:
             return
-        client = Redis.from_url(self._url, decode_responses=True)
+        client = Redis.from_url(
+            self._url,
+            decode_responses=True,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+        )
         try:
             await client.ping()
         except BaseException:

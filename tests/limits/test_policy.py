@@ -103,6 +103,15 @@ def test_limit_message_in_the_singular() -> None:
     assert str(one).startswith("You've used 1 of your 1 image in the last hour.")
 
 
+def test_limit_message_when_full_says_when_the_request_fits() -> None:
+    err = LimitReached(
+        window=Window.ROLLING, window_seconds=3600, used=10, limit=10, requested=3, resets_at=10
+    )
+    assert str(err) == (
+        "You've used 10 of your 10 images in the last hour. You can make 3 more <t:10:R>."
+    )
+
+
 def test_used_above_the_limit_reads_as_full() -> None:
     # e.g. after the server owner lowered the limit
     err = LimitReached(

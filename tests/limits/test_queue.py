@@ -292,3 +292,83 @@ async def test_shutdown_while_waiting_refunds_and_leaves_the_queue() -> None:
 def test_queue_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="max_concurrent"):
         FairQueue(max_concurrent=0)
+
+
+class SlowBudget:
+    """An `admit` that answers only when the test says so, like a store round trip."""
+
+    def __init__(self) -> None:
+        self.answer: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self.asked = 0
+
+    async def __call__(self) -> float | None:
+        self.asked += 1
+        return await asyncio.shield(self.answer)
+
+
+async def test_a_job_being_admitted_is_not_counted_as_waiting() -> None:
+    # One running place, one waiting job per member. While a1 is being admitted (the budget's
+    # store has not answered yet) a2 may still queue behind it; a3 may not.
+    queue = fair_queue(max_concurrent=1, max_waiting_per_member=1)
+    budget = SlowBudget()
+    release = asyncio.Event()
+    served: list[str] = []
+
+    async def job(label: str) -> None:
+        async with queue.turn("u-a", admit=budget):
+            served.append(label)
+            await release.wait()
+
+    first = asyncio.create_task(job("a1"))
+    await eventually(lambda: budget.asked == 1)
+    second = asyncio.create_task(job("a2"))
+    await eventually(lambda: queue.waiting == 2)
+    with pytest.raises(TooManyWaiting):
+        queue.check_room("u-a")
+    budget.answer.set_result(None)
+    await eventually(lambda: served == ["a1"] and queue.waiting == 1)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
+    assert served == ["a1", "a2"]
+
+
+async def test_a_burst_that_fits_the_free_places_is_not_refused() -> None:
+    queue = fair_queue(max_concurrent=3, max_waiting=1, max_waiting_per_member=1)
+    budget = SlowBudget()
+    served: list[str] = []
+
+    async def job(label: str) -> None:
+        async with queue.turn("u-a", admit=budget):
+            served.append(label)
+
+    tasks = [asyncio.create_task(job(f"a{i}")) for i in range(1, 4)]
+    await eventually(lambda: queue.waiting == 3)
+    # Three free places for three jobs: none of them really waits, so a fourth still fits...
+    queue.check_room("u-a")
+    budget.answer.set_result(None)
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert sorted(served) == ["a1", "a2", "a3"]
+
+
+async def test_jobs_held_back_by_the_budget_count_as_waiting() -> None:
+    clock = FakeClock()
+    queue = FairQueue(
+        max_concurrent=4, max_waiting=5, max_waiting_per_member=1, clock=clock, sleep=clock.sleep
+    )
+
+    async def budget_used_up() -> float | None:
+        return clock() + 30
+
+    async def job() -> None:
+        async with queue.turn("u-a", admit=budget_used_up):
+            pass
+
+    task = asyncio.create_task(job())
+    await eventually(lambda: clock.sleeping == 1)
+    # Four free places, but the budget lets nobody go: the waiting job counts.
+    with pytest.raises(TooManyWaiting):
+        queue.check_room("u-a")
+    queue.check_room("u-b")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -152,6 +152,39 @@ async def test_refusal_names_the_window_that_frees_last(store: Store, clock: Fak
     assert refused.value.resets_at == NEXT_MIDNIGHT
 
 
+async def test_refusal_advice_holds_in_every_window(store: Store, clock: FakeClock) -> None:
+    # The hour is full and the day has 2 left: "ask for 2" would be refused too, so the
+    # message names the full hour, and the 3 asked for fit only at midnight.
+    policy = LimitPolicy(window_seconds=3600, window_images=10, daily_images=30)
+    q = quotas(store, clock)
+    clock.now = DAY_START + 1
+    for images in (10, 8, 10):
+        await (await q.reserve(MEMBER, images=images, policy=policy)).commit()
+        clock.advance(3600)
+    clock.advance(-3600)  # the last 10 were made just now
+    with pytest.raises(LimitReached) as refused:
+        await q.reserve(MEMBER, images=3, policy=policy)
+    err = refused.value
+    assert (err.window, err.used, err.limit, err.remaining) == (Window.ROLLING, 10, 10, 0)
+    assert err.resets_at == NEXT_MIDNIGHT
+    assert str(err) == (
+        "You've used 10 of your 10 images in the last hour. "
+        f"You can make 3 more <t:{int(NEXT_MIDNIGHT)}:R>."
+    )
+    with pytest.raises(LimitReached):
+        await q.reserve(MEMBER, images=2, policy=policy)
+    # An hour on, the hour is empty and the day has 2 left: now the day is named.
+    clock.advance(3600)
+    with pytest.raises(LimitReached) as refused:
+        await q.reserve(MEMBER, images=3, policy=policy)
+    err = refused.value
+    assert (err.window, err.remaining, err.resets_at) == (Window.DAILY, 2, NEXT_MIDNIGHT)
+    assert str(err).startswith(
+        "You asked for 3 images, but only 2 of your 30 images for today are left. Ask for 2"
+    )
+    await q.reserve(MEMBER, images=2, policy=policy)
+
+
 async def test_yesterdays_images_do_not_count_today(store: Store, clock: FakeClock) -> None:
     clock.now = DAY_START - 1
     policy = LimitPolicy(window_seconds=60, window_images=5, daily_images=5)
@@ -330,6 +363,18 @@ async def test_unsettled_reservation_counts_as_used_after_expiry(
     clock.advance(3600 - 900)  # it ages out of the window like any used image
     assert await used(q) == 0
     await (await q.reserve(MEMBER, images=10, policy=HOURLY)).commit()
+
+
+async def test_by_default_a_reservation_stays_refundable_through_a_long_wait(
+    store: Store, clock: FakeClock
+) -> None:
+    # A job may queue behind a long line of slow, retried calls and still fail in the end.
+    q = MemberQuotas(store, clock=clock)
+    held = await q.reserve(MEMBER, images=3, policy=HOURLY)
+    clock.advance(2 * 3600)
+    assert (await q.usage(MEMBER, HOURLY)).window(Window.DAILY).pending == 3
+    assert await held.refund() is True
+    assert (await q.usage(MEMBER, HOURLY)).window(Window.DAILY).used == 0
 
 
 async def test_commit_after_expiry_still_counts(store: Store, clock: FakeClock) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from bot.limits import LimitPolicy, Window, open_store
 from bot.limits.quota import MemberQuotas
@@ -128,3 +131,22 @@ async def test_redis_keys_expire_on_their_own(redis_url: str) -> None:
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_a_redis_server_that_stops_answering_fails_fast() -> None:
+    # A server that accepts connections and never answers, like a hung or partitioned Redis.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(RedisTimeout):
+            await store.open()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert time.monotonic() - started < 3
