@@ -31,8 +31,19 @@ FILES_PER_MESSAGE = 10
 CONTENT_LIMIT = 2000
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's default per-file limit since 2025-01
 # Discord codes meaning the interaction token can no longer be used.
-_TOKEN_GONE = {10015, 10062, 50027}
+TOKEN_GONE = frozenset({10015, 10062, 50027})
+# Set in `interaction.extras` once the original response holds images, so that error
+# handling never deletes it.
+RESULTS_POSTED = "imagine_results_posted"
 _ATTEMPTS = 3
+
+
+class DeliveryFailed(Exception):
+    """No route reached the member; the images were saved in `folder` for the owner."""
+
+    def __init__(self, interaction_id: int, folder: Path) -> None:
+        super().__init__(f"could not post the images of interaction {interaction_id}")
+        self.folder = folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +72,49 @@ class Caption:
     note: str | None = None
 
     def render(self, *, limit: int = CONTENT_LIMIT) -> str:
+        """The message text, at most `limit` characters; the footer always fits whole.
+
+        The prompt and the model's rewrite of it share what room is left, so a long rewrite
+        never pushes out the member's own words (or the footer).
+        """
         footer = (
             f"-# /{self.command} · {self.size} · {self.model} · asked by <@{self.member_id}>"
             f" · {self.seconds:.1f} s"
         )
+        note = _shorten(self.note, limit // 4) if self.note else None
+        prompt = _one_line(discord.utils.escape_markdown(self.prompt)) if self.prompt else ""
+        revised = (
+            _one_line(discord.utils.escape_markdown(self.revised_prompt))
+            if self.revised_prompt
+            else ""
+        )
+        revised_intro = "-# The model rewrote the prompt as: "
+        # Room left once the footer, the note, the markup and the line breaks are counted.
+        room = limit - len(footer) - (len(note) + 1 if note else 0)
+        room -= (len("****") + 1 if prompt else 0) + (len(revised_intro) + 1 if revised else 0)
+        prompt_room, revised_room = _share(room, len(prompt), len(revised))
         lines: list[str] = []
-        if self.note:
-            lines.append(self.note)
-        if self.revised_prompt:
-            lines.append(f"-# The model rewrote the prompt as: {_one_line(self.revised_prompt)}")
-        budget = limit - len(footer) - sum(len(line) + 1 for line in lines) - 8
-        if self.prompt:
-            lines.insert(
-                0,
-                "**"
-                + _shorten(_one_line(discord.utils.escape_markdown(self.prompt)), budget)
-                + "**",
-            )
-        text = "\n".join([*lines, footer])
-        return _shorten(text, limit)
+        if prompt and prompt_room > 1:
+            lines.append("**" + _shorten(prompt, prompt_room) + "**")
+        if note:
+            lines.append(note)
+        if revised and revised_room > 1:
+            lines.append(revised_intro + _shorten(revised, revised_room))
+        lines.append(footer)
+        return _shorten("\n".join(lines), limit)
+
+
+def _share(room: int, first: int, second: int) -> tuple[int, int]:
+    """Split `room` characters between two texts of these lengths: half each, and what one
+    doesn't need goes to the other."""
+    if first + second <= room:
+        return first, second
+    half = max(room, 0) // 2
+    if first <= half:
+        return first, room - first
+    if second <= half:
+        return room - second, second
+    return half, room - half
 
 
 def _one_line(text: str) -> str:
@@ -133,30 +168,80 @@ async def _retry(send: Callable[[], Awaitable[object]], what: str) -> None:
 async def deliver(
     interaction: discord.Interaction, result: ImagesResult, caption: Caption, *, data_dir: Path
 ) -> None:
-    """Post every image of `result` for the member who asked, by whatever route still works."""
+    """Post every image of `result` for the member who asked, by whatever route still works.
+
+    Raises `DeliveryFailed` (after saving the images) only when nothing reached the member.
+    If the job is cancelled (shutdown) while posting, the images not yet posted are saved.
+    """
     stem = f"{caption.command}-{interaction.id}"
     files = await prepare_files(result, upload_limit=interaction.filesize_limit, stem=stem)
     groups = batches(files)
     content = caption.render()
-    sent = 0
-    if not interaction.is_expired():
-        try:
-            for index, group in enumerate(groups):
-                if index == 0:
-                    send = functools.partial(_edit_original, interaction, group, content)
-                else:
-                    send = functools.partial(_send_followup, interaction, group)
-                await _retry(send, "the result")
-                sent += 1
-            return
-        except discord.HTTPException as exc:
-            if exc.code in _TOKEN_GONE:
-                log.info("interaction %s expired before its images were posted", interaction.id)
+    posted = _Posted()
+    try:
+        await _deliver_through_interaction(interaction, groups, content, posted)
+        if posted.groups < len(groups):
+            await _deliver_elsewhere(interaction, groups, content, caption, posted)
+    except asyncio.CancelledError:
+        await _save_rest(interaction, groups[posted.groups :], data_dir, "the bot was stopping")
+        raise
+    if posted.groups < len(groups):
+        rest = groups[posted.groups :]
+        folder = await _save_rest(interaction, rest, data_dir, "every route failed")
+        if posted.groups == 0:
+            raise DeliveryFailed(interaction.id, folder)
+
+
+@dataclass(slots=True)
+class _Posted:
+    """How many groups of files reached the member so far, by any route."""
+
+    groups: int = 0
+
+
+async def _deliver_through_interaction(
+    interaction: discord.Interaction,
+    groups: list[list[ImageFile]],
+    content: str,
+    posted: _Posted,
+) -> None:
+    """Replace the "thinking..." message with the first group, follow up with the rest,
+    until the token expires or a route fails."""
+    if interaction.is_expired():
+        return
+    try:
+        for index, group in enumerate(groups):
+            if index == 0:
+                send = functools.partial(_edit_original, interaction, group, content)
             else:
-                log.warning("could not post through the interaction (%s); using the channel", exc)
-        except (aiohttp.ClientError, TimeoutError):
-            log.warning("could not post through the interaction; using the channel")
-    await _deliver_elsewhere(interaction, groups[sent:], content, caption, data_dir=data_dir)
+                send = functools.partial(_send_followup, interaction, group)
+            await _retry(send, "the result")
+            posted.groups += 1
+            interaction.extras[RESULTS_POSTED] = True
+    except discord.HTTPException as exc:
+        if exc.code in TOKEN_GONE:
+            log.info("interaction %s expired before its images were posted", interaction.id)
+        else:
+            log.warning("could not post through the interaction (%s); using the channel", exc)
+    except (aiohttp.ClientError, TimeoutError):
+        log.warning("could not post through the interaction; using the channel")
+
+
+async def _save_rest(
+    interaction: discord.Interaction, groups: list[list[ImageFile]], data_dir: Path, why: str
+) -> Path:
+    folder = data_dir / "undelivered" / str(interaction.id)
+    if groups:
+        # Shielded: this also runs while the job is being cancelled.
+        await asyncio.shield(asyncio.to_thread(_save, groups, folder))
+        log.error(
+            "could not post %d images of interaction %s (%s); saved them in %s",
+            sum(len(group) for group in groups),
+            interaction.id,
+            why,
+            folder,
+        )
+    return folder
 
 
 async def _deliver_elsewhere(
@@ -164,9 +249,10 @@ async def _deliver_elsewhere(
     groups: list[list[ImageFile]],
     content: str,
     caption: Caption,
-    *,
-    data_dir: Path,
+    posted: _Posted,
 ) -> None:
+    """Post the groups not posted yet in the channel (mentioning the member), else in their
+    DMs."""
     member = interaction.user
     mention = discord.AllowedMentions(users=[member], everyone=False, roles=False)
     late = f"{member.mention}, your /{caption.command} images are ready."
@@ -182,22 +268,17 @@ async def _deliver_elsewhere(
     for where, destination in targets:
         try:
             channel = await destination()
-            for index, group in enumerate(groups):
+            for index, group in enumerate(groups[posted.groups :]):
                 first_text = text if index == 0 else None
                 await _retry(
                     functools.partial(_send_files, channel, group, first_text, mention),
                     f"images to {where}",
                 )
+                posted.groups += 1
             log.info("delivered interaction %s's images to %s", interaction.id, where)
             return
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
             log.warning("could not deliver interaction %s's images to %s", interaction.id, where)
-    folder = await asyncio.to_thread(_save, groups, data_dir / "undelivered" / str(interaction.id))
-    log.error(
-        "could not deliver the images of interaction %s anywhere; saved them in %s",
-        interaction.id,
-        folder,
-    )
 
 
 async def _edit_original(

@@ -10,14 +10,15 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.delivery import Caption, deliver
+from bot.errors import InvalidInput
 from bot.images.profiles import ModelProfile, Operation
 from bot.images.results import ImagesResult
 from bot.limits import PositionCallback, Reservation
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Discord caps a STRING option at 6000 characters; longer prompts cannot be typed anyway.
 DISCORD_STRING_MAX = 6000
@@ -189,6 +192,7 @@ def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:
 
 
 def upload_of(what: str, attachment: discord.Attachment) -> Upload:
+    """What Discord says of an attachment, for the service."""
     return Upload(
         what=what,
         url=attachment.url,
@@ -196,6 +200,28 @@ def upload_of(what: str, attachment: discord.Attachment) -> Upload:
         size=attachment.size,
         content_type=attachment.content_type,
     )
+
+
+def check_inputs(
+    bot: ImagineBot, check_options: Callable[[], T], uploads: Iterable[Upload | None]
+) -> T:
+    """The cheap checks before deferring: `check_options()` and what Discord says of each
+    upload (size, type). Every problem found is reported at once, in one `InvalidInput`."""
+    problems: list[str] = []
+    for upload in uploads:
+        if upload is None:
+            continue
+        try:
+            bot.service.check_upload(upload)
+        except InvalidInput as exc:
+            problems += exc.problems
+    try:
+        checked = check_options()
+    except InvalidInput as exc:
+        raise InvalidInput([*exc.problems, *problems]) from None
+    if problems:
+        raise InvalidInput(problems)
+    return checked
 
 
 async def post_result(

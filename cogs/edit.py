@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from bot import validation
 from cogs._common import (
     Option,
     build_command,
+    check_inputs,
     image_options,
     member_of,
     position_reporter,
@@ -68,34 +70,34 @@ class Edit(commands.Cog):
         **values: Any,
     ) -> None:
         service = self.bot.service
-        prompt, options = validation.check_edit(self.bot.profile, **values)
         image_upload = upload_of("image", image)
         mask_upload = upload_of("mask", mask) if mask is not None else None
-        service.check_upload(image_upload)
-        if mask_upload is not None:
-            service.check_upload(mask_upload)
+        prompt, options = check_inputs(
+            self.bot,
+            functools.partial(validation.check_edit, self.bot.profile, **values),
+            [image_upload, mask_upload],
+        )
         member = member_of(self.bot, interaction)
         held = await start_job(self.bot, interaction, member, options.n)
         started = time.monotonic()
-        async with self.bot.jobs.track():
-            result = await service.edit(
-                member,
-                held,
-                image_upload,
-                mask_upload,
-                prompt,
-                options,
-                on_position=position_reporter(interaction),
-            )
-            await post_result(
-                self.bot,
-                interaction,
-                result,
-                command="edit",
-                prompt=prompt,
-                size=options.size,
-                started=started,
-            )
+        result = await service.edit(
+            member,
+            held,
+            image_upload,
+            mask_upload,
+            prompt,
+            options,
+            on_position=position_reporter(interaction),
+        )
+        await post_result(
+            self.bot,
+            interaction,
+            result,
+            command="edit",
+            prompt=prompt,
+            size=options.size,
+            started=started,
+        )
 
 
 async def setup(bot: ImagineBot) -> None:

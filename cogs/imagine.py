@@ -51,19 +51,18 @@ class Imagine(commands.Cog):
         member = member_of(self.bot, interaction)
         held = await start_job(self.bot, interaction, member, options.n)
         started = time.monotonic()
-        async with self.bot.jobs.track():
-            result = await self.bot.service.generate(
-                member, held, prompt, options, on_position=position_reporter(interaction)
-            )
-            await post_result(
-                self.bot,
-                interaction,
-                result,
-                command="imagine",
-                prompt=prompt,
-                size=options.size,
-                started=started,
-            )
+        result = await self.bot.service.generate(
+            member, held, prompt, options, on_position=position_reporter(interaction)
+        )
+        await post_result(
+            self.bot,
+            interaction,
+            result,
+            command="imagine",
+            prompt=prompt,
+            size=options.size,
+            started=started,
+        )
 
 
 async def setup(bot: ImagineBot) -> None:

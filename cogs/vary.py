@@ -6,6 +6,7 @@ asks for a variation, and the reply says so.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +17,7 @@ from bot import validation
 from cogs._common import (
     Option,
     build_command,
+    check_inputs,
     image_options,
     member_of,
     position_reporter,
@@ -64,26 +66,30 @@ class Vary(commands.Cog):
         self, interaction: discord.Interaction, *, image: discord.Attachment, **values: Any
     ) -> None:
         service = self.bot.service
-        options = validation.check_variation(self.bot.profile, operation=self.operation, **values)
         upload = upload_of("image", image)
-        service.check_upload(upload)
+        options = check_inputs(
+            self.bot,
+            functools.partial(
+                validation.check_variation, self.bot.profile, operation=self.operation, **values
+            ),
+            [upload],
+        )
         member = member_of(self.bot, interaction)
         held = await start_job(self.bot, interaction, member, options.n)
         started = time.monotonic()
-        async with self.bot.jobs.track():
-            variation = await service.create_variation(
-                member, held, upload, options, on_position=position_reporter(interaction)
-            )
-            await post_result(
-                self.bot,
-                interaction,
-                variation.result,
-                command="vary",
-                prompt=None,
-                size=options.size,
-                started=started,
-                note=variation.note,
-            )
+        variation = await service.create_variation(
+            member, held, upload, options, on_position=position_reporter(interaction)
+        )
+        await post_result(
+            self.bot,
+            interaction,
+            variation.result,
+            command="vary",
+            prompt=None,
+            size=options.size,
+            started=started,
+            note=variation.note,
+        )
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -80,12 +80,12 @@ async def running_bot(settings: Settings, fake_discord: FakeDiscord) -> AsyncIte
 
 
 @pytest.fixture
-def start_bot(
-    fake_discord: FakeDiscord, fake_api: FakeImagesAPI, tmp_path: Path
-) -> StartBot:
+def start_bot(fake_discord: FakeDiscord, fake_api: FakeImagesAPI, tmp_path: Path) -> StartBot:
     """`async with start_bot(IMAGE_MODEL="dall-e-2") as bot:` runs a bot on the fakes."""
 
     def start(**env: str) -> AbstractAsyncContextManager[ImagineBot]:
-        return running_bot(settings_for(fake_discord, fake_api, tmp_path / "data", **env), fake_discord)
+        return running_bot(
+            settings_for(fake_discord, fake_api, tmp_path / "data", **env), fake_discord
+        )
 
     return start

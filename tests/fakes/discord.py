@@ -3556,6 +3556,7 @@ class FakeDiscord:
         if (
             original is not None
             and original.loading
+            and not original.deleted
             and not interaction.followups
             and not interaction.original_edits
         ):
