@@ -25,11 +25,20 @@ from bot.errors import UserFacingError
 from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, open_store
+from bot.moderation import ModerationClient, PromptRefused, open_server_settings
+from bot.moderation.events import Refused
 from bot.service import ImageService
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.vary", "cogs.quota")
+EXTENSIONS = (
+    "cogs.imagine",
+    "cogs.edit",
+    "cogs.vary",
+    "cogs.quota",
+    "cogs.settings",
+    "cogs.modlog",
+)
 
 RESTARTING = (
     "The bot is restarting and isn't taking new requests right now. Please try again in a minute."
@@ -164,10 +173,32 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
     ) -> None:
         try:
             text = self._describe(interaction, error)
+            self._report_refusal(interaction, error)
             await reply_privately(interaction, text)
         except Exception:
             # discord.py would leave an exception raised here unhandled in its task.
             log.exception("error while handling an error of /%s", _command_name(interaction))
+
+    def _report_refusal(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Tell the mod-log (a listener of `prompt_refused`) which layer refused a prompt."""
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if not isinstance(original, PromptRefused) or interaction.guild_id is None:
+            return
+        prompt = getattr(interaction.namespace, "prompt", None)
+        self.client.dispatch(
+            "prompt_refused",
+            Refused(
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                member_id=interaction.user.id,
+                command=_command_name(interaction),
+                prompt=prompt if isinstance(prompt, str) else "(an image, no prompt)",
+                layer=original.layer,
+                reason=original.reason,
+            ),
+        )
 
     @staticmethod
     def _describe(interaction: discord.Interaction, error: app_commands.AppCommandError) -> str:
@@ -266,8 +297,6 @@ class ImagineBot(commands.Bot):
             max_concurrent=settings.max_concurrent_requests,
             max_waiting=settings.queue_max,
             max_waiting_per_member=settings.queue_max_per_member,
-            # Longer than any job can take, so a crash never refunds images that were made.
-            reservation_ttl=settings.retry_deadline + 15 * 60,
         )
         self.images = ImagesClient.from_settings(session, settings)
         self.images.on_rate_limited = self.limiter.pause_for
@@ -275,12 +304,36 @@ class ImagineBot(commands.Bot):
         self.member_ids = MemberIds(
             salt.reveal().encode() if salt else load_or_create_salt(settings.data_dir)
         )
-        self.service = ImageService(self.images, session, self.limiter, settings)
+        # Server settings share the state store's URL: their own table or keys beside the quotas.
+        self.server_settings = open_server_settings(settings.state_url)
+        moderation = (
+            ModerationClient(
+                session,
+                base_url=settings.openai_base_url,
+                api_key=settings.openai_api_key,
+                model=settings.moderation_model,
+                block_categories=settings.moderation_block_categories,
+                fail_open=settings.moderation_fail_open,
+                organization=settings.openai_org_id,
+                project=settings.openai_project_id,
+            )
+            if settings.moderation_enabled
+            else None
+        )
+        self.service = ImageService(
+            self.images,
+            session,
+            self.limiter,
+            settings,
+            servers=self.server_settings,
+            moderation=moderation,
+        )
         self.jobs = JobTracker()
         self.closing = False
 
     async def setup_hook(self) -> None:
         await self.store.open()
+        await self.server_settings.open()
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -338,6 +391,7 @@ class ImagineBot(commands.Bot):
             await super().close()
         finally:
             await self.store.close()
+            await self.server_settings.close()
 
 
 _REMOTE_ONLY = {"id", "application_id", "version", "guild_id", "dm_permission"}

@@ -25,6 +25,7 @@ from bot.images.profiles import (
 )
 from bot.limits.policy import LimitPolicy, RolePolicies
 from bot.limits.store import open_store
+from bot.moderation.client import MODERATION_CATEGORIES
 from bot.secrets import Secret
 
 T = TypeVar("T")
@@ -84,6 +85,11 @@ class Settings:
     max_concurrent_requests: int = 4
     queue_max: int = 20
     queue_max_per_member: int = 3
+    moderation_enabled: bool = False
+    moderation_model: str = "omni-moderation-latest"
+    moderation_block_categories: frozenset[str] | None = None
+    moderation_fail_open: bool = False
+    server_limits_may_exceed_default: bool = False
 
     @property
     def profile(self) -> ModelProfile:
@@ -203,6 +209,26 @@ class Settings:
             queue_max=reader.get("QUEUE_MAX", 20, _positive_int, "a whole number of 1 or more"),
             queue_max_per_member=reader.get(
                 "QUEUE_MAX_PER_MEMBER", 3, _positive_int, "a whole number of 1 or more"
+            ),
+            # OpenAI's moderation endpoint is free with an OpenAI key; a self-hosted server
+            # usually has none, so the check is on by default only for OpenAI.
+            moderation_enabled=reader.get(
+                "MODERATION_ENABLED", key_required, _parse_bool, "true or false"
+            ),
+            moderation_model=reader.get(
+                "MODERATION_MODEL", "omni-moderation-latest", _non_empty, "a moderation model name"
+            ),
+            moderation_block_categories=reader.get(
+                "MODERATION_BLOCK_CATEGORIES",
+                None,
+                _parse_categories,
+                "moderation categories separated by commas, e.g. sexual/minors,violence/graphic",
+            ),
+            moderation_fail_open=reader.get(
+                "MODERATION_FAIL_OPEN", False, _parse_bool, "true or false"
+            ),
+            server_limits_may_exceed_default=reader.get(
+                "SERVER_LIMITS_MAY_EXCEED_DEFAULT", False, _parse_bool, "true or false"
             ),
         )
         if reader.problems:
@@ -344,6 +370,13 @@ def _window_seconds(raw: str) -> int:
     if not 1 <= value <= 86400:
         raise ValueError(raw)
     return value
+
+
+def _parse_categories(raw: str) -> frozenset[str]:
+    categories = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    if not categories or not categories <= set(MODERATION_CATEGORIES):
+        raise ValueError(raw)
+    return categories
 
 
 def _parse_bool(raw: str) -> bool:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import discord
@@ -26,6 +27,7 @@ from bot import imaging
 from bot.images.results import ImagesResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FILES_PER_MESSAGE = 10
 CONTENT_LIMIT = 2000
@@ -147,12 +149,13 @@ def batches(files: Sequence[ImageFile]) -> list[list[ImageFile]]:
     return [list(files[i : i + FILES_PER_MESSAGE]) for i in range(0, len(files), FILES_PER_MESSAGE)]
 
 
-async def _retry(send: Callable[[], Awaitable[object]], what: str) -> None:
+async def _retry(send: Callable[[], Awaitable[T]], what: str) -> T:
     """Run `send`, retrying transient failures; discord.py already waits out 429s itself."""
-    for attempt in range(1, _ATTEMPTS + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            await send()
-            return
+            return await send()
         except discord.HTTPException as exc:
             transient = exc.status >= 500 and attempt < _ATTEMPTS
             if not transient:
@@ -166,9 +169,15 @@ async def _retry(send: Callable[[], Awaitable[object]], what: str) -> None:
 
 
 async def deliver(
-    interaction: discord.Interaction, result: ImagesResult, caption: Caption, *, data_dir: Path
-) -> None:
-    """Post every image of `result` for the member who asked, by whatever route still works.
+    interaction: discord.Interaction,
+    result: ImagesResult,
+    caption: Caption,
+    *,
+    data_dir: Path,
+    view: discord.ui.View | None = None,
+) -> discord.Message | None:
+    """Post every image of `result` for the member who asked, by whatever route still works,
+    with `view` (buttons) under the first message; return that message.
 
     Raises `DeliveryFailed` (after saving the images) only when nothing reached the member.
     If the job is cancelled (shutdown) while posting, the images not yet posted are saved.
@@ -177,7 +186,7 @@ async def deliver(
     files = await prepare_files(result, upload_limit=interaction.filesize_limit, stem=stem)
     groups = batches(files)
     content = caption.render()
-    posted = _Posted()
+    posted = _Posted(view=view)
     try:
         await _deliver_through_interaction(interaction, groups, content, posted)
         if posted.groups < len(groups):
@@ -190,6 +199,7 @@ async def deliver(
         folder = await _save_rest(interaction, rest, data_dir, "every route failed")
         if posted.groups == 0:
             raise DeliveryFailed(interaction.id, folder)
+    return posted.first
 
 
 @dataclass(slots=True)
@@ -197,6 +207,13 @@ class _Posted:
     """How many groups of files reached the member so far, by any route."""
 
     groups: int = 0
+    view: discord.ui.View | None = None
+    first: discord.Message | None = None
+
+    def sent(self, message: discord.Message) -> None:
+        if self.groups == 0:
+            self.first = message
+        self.groups += 1
 
 
 async def _deliver_through_interaction(
@@ -212,11 +229,10 @@ async def _deliver_through_interaction(
     try:
         for index, group in enumerate(groups):
             if index == 0:
-                send = functools.partial(_edit_original, interaction, group, content)
+                send = functools.partial(_edit_original, interaction, group, content, posted.view)
             else:
                 send = functools.partial(_send_followup, interaction, group)
-            await _retry(send, "the result")
-            posted.groups += 1
+            posted.sent(await _retry(send, "the result"))
             interaction.extras[RESULTS_POSTED] = True
     except discord.HTTPException as exc:
         if exc.code in TOKEN_GONE:
@@ -270,11 +286,12 @@ async def _deliver_elsewhere(
             channel = await destination()
             for index, group in enumerate(groups[posted.groups :]):
                 first_text = text if index == 0 else None
-                await _retry(
-                    functools.partial(_send_files, channel, group, first_text, mention),
+                view = posted.view if posted.groups == 0 else None
+                message = await _retry(
+                    functools.partial(_send_files, channel, group, first_text, mention, view),
                     f"images to {where}",
                 )
-                posted.groups += 1
+                posted.sent(message)
             log.info("delivered interaction %s's images to %s", interaction.id, where)
             return
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
@@ -282,15 +299,20 @@ async def _deliver_elsewhere(
 
 
 async def _edit_original(
-    interaction: discord.Interaction, group: list[ImageFile], content: str
-) -> None:
-    await interaction.edit_original_response(
-        content=content, attachments=[f.to_file() for f in group]
+    interaction: discord.Interaction,
+    group: list[ImageFile],
+    content: str,
+    view: discord.ui.View | None,
+) -> discord.Message:
+    return await interaction.edit_original_response(
+        content=content, attachments=[f.to_file() for f in group], view=view
     )
 
 
-async def _send_followup(interaction: discord.Interaction, group: list[ImageFile]) -> None:
-    await interaction.followup.send(files=[f.to_file() for f in group], wait=True)
+async def _send_followup(
+    interaction: discord.Interaction, group: list[ImageFile]
+) -> discord.Message:
+    return await interaction.followup.send(files=[f.to_file() for f in group], wait=True)
 
 
 async def _send_files(
@@ -298,10 +320,12 @@ async def _send_files(
     group: list[ImageFile],
     content: str | None,
     mentions: discord.AllowedMentions,
-) -> None:
-    await channel.send(
-        content=content, files=[f.to_file() for f in group], allowed_mentions=mentions
-    )
+    view: discord.ui.View | None,
+) -> discord.Message:
+    files = [f.to_file() for f in group]
+    if view is None:
+        return await channel.send(content=content, files=files, allowed_mentions=mentions)
+    return await channel.send(content=content, files=files, allowed_mentions=mentions, view=view)
 
 
 async def _resolved(channel: discord.PartialMessageable) -> discord.abc.Messageable:

@@ -32,7 +32,7 @@ import functools
 import io
 import math
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -530,6 +530,32 @@ def fit_file_size(data: bytes, max_bytes: int) -> tuple[bytes, str]:
             if converted is not image:
                 converted.close()
     raise ValueError(f"the result image can't be made smaller than {max_bytes} bytes")
+
+
+def contact_sheet(images: Sequence[bytes], *, tile: int = 160, columns: int = 5) -> bytes:
+    """Small thumbnails of `images` side by side in one JPEG, for the mod-log.
+
+    Images that can't be read are left as grey tiles, so one bad image never hides the rest.
+    """
+    count = max(1, len(images))
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    sheet = Image.new("RGB", (columns * tile, rows * tile), (47, 49, 54))
+    for index, data in enumerate(images):
+        try:
+            with Image.open(io.BytesIO(data), formats=_readable_formats()) as image:
+                image.draft("RGB", (tile, tile))
+                thumb = image.convert("RGB")
+                thumb.thumbnail((tile, tile))
+        except (*_UNREADABLE, *_UNDECODABLE):
+            continue
+        x = (index % columns) * tile + (tile - thumb.width) // 2
+        y = (index // columns) * tile + (tile - thumb.height) // 2
+        sheet.paste(thumb, (x, y))
+        thumb.close()
+    buffer = io.BytesIO()
+    sheet.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
 
 
 def _encode_lossy(image: Image.Image, fmt: str, max_bytes: int) -> bytes | None:

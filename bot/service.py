@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,11 +20,20 @@ from bot.config import Settings
 from bot.downloads import DownloadError, DownloadTooLarge, download
 from bot.errors import InvalidInput, UserFacingError
 from bot.images.client import ImagesClient
+from bot.images.errors import ContentPolicyViolation
 from bot.images.profiles import ModelProfile
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
-from bot.limits import Limiter, Reservation, RolePolicies, Usage
+from bot.limits import Limiter, Policy, Reservation, RolePolicies, Usage
 from bot.limits.queue import PositionCallback
+from bot.moderation import (
+    ModerationClient,
+    ServerSettings,
+    ServerSettingsStore,
+    check_access,
+    refused_by_provider,
+    screen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +57,9 @@ class Member:
     discord_id: int
     role_ids: tuple[int, ...] = ()
     guild_id: int | None = None
+    channel_id: int | None = None
+    parent_channel_id: int | None = None  # a thread's channel
+    channel_nsfw: bool = False  # the channel's (a thread's parent's) age restriction
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +94,19 @@ class ImageService:
         session: aiohttp.ClientSession,
         limiter: Limiter,
         settings: Settings,
+        *,
+        servers: ServerSettingsStore,
+        moderation: ModerationClient | None = None,
     ) -> None:
         self.client = client
         self.session = session
         self.limiter = limiter
+        self.servers = servers
+        self.moderation = moderation
         self.profile: ModelProfile = client.profile
         self.policies: RolePolicies = settings.role_policies
+        self.dms_allowed = settings.allow_dms
+        self.may_exceed_default = settings.server_limits_may_exceed_default
         self.limits = imaging.Limits(
             max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels
         )
@@ -126,19 +146,61 @@ class ImageService:
                 f"I couldn't download your {upload.what} from Discord. Please upload it again."
             ) from exc
 
-    async def reserve(self, member: Member, images: int) -> Reservation:
+    async def server_settings(self, member: Member) -> ServerSettings | None:
+        """The settings of the server the member is on (None in direct messages)."""
+        if member.guild_id is None:
+            return None
+        return await self.servers.get(member.guild_id)
+
+    async def admit(self, member: Member, prompt: str | None) -> ServerSettings | None:
+        """May the member use the commands here, with this prompt? The cheap layers only
+        (access rules, the server's blocked terms): raises `AccessDenied` or `PromptRefused`
+        before anything is reserved. Returns the server's settings for `reserve`."""
+        settings = await self.server_settings(member)
+        check_access(
+            settings,
+            channel_id=member.channel_id,
+            channel_is_nsfw=member.channel_nsfw,
+            role_ids=member.role_ids,
+            is_dm=member.guild_id is None,
+            dms_allowed=self.dms_allowed,
+            member_key=member.key,
+            now=time.time(),
+            parent_channel_id=member.parent_channel_id,
+        )
+        if prompt is not None:
+            await screen(prompt, settings, None)
+        return settings
+
+    def _policy(self, member: Member, settings: ServerSettings | None) -> Policy:
+        policies = self.policies
+        if settings is not None:
+            policies = settings.role_policies(policies, may_exceed_default=self.may_exceed_default)
+        return policies.resolve(member.role_ids)
+
+    async def reserve(
+        self, member: Member, images: int, settings: ServerSettings | None = None
+    ) -> Reservation:
         """Hold `images` of the member's quota, or raise a limit error they can read.
 
         Called before the command defers, so a refusal is private and immediate. The
         reservation is refunded if the job fails or is cancelled, committed once it succeeds.
+        `settings`: the server's, whose limits (if set) replace the configured default.
         """
         self.limiter.check_room(member.key, images=images)
-        policy = self.policies.resolve(member.role_ids)
+        policy = self._policy(member, settings)
         return await self.limiter.reserve(member.key, images=images, policy=policy)
 
     async def usage(self, member: Member) -> Usage:
         """The member's quota now, for /quota."""
-        return await self.limiter.usage(member.key, self.policies.resolve(member.role_ids))
+        settings = await self.server_settings(member)
+        return await self.limiter.usage(member.key, self._policy(member, settings))
+
+    async def _moderate(self, prompt: str) -> None:
+        """The moderation endpoint's check, after deferring (it is a network call); a refusal
+        raises inside the reservation, which refunds it."""
+        if self.moderation is not None:
+            await screen(prompt, None, self.moderation)
 
     async def generate(
         self,
@@ -151,7 +213,8 @@ class ImageService:
     ) -> ImagesResult:
         """Images from a prompt."""
         async with held:
-            async with self._turn(member, options.n, on_position):
+            await self._moderate(prompt)
+            async with self._turn(member, options.n, on_position), _provider_refusals():
                 result = await self.client.generate(prompt=prompt, user=member.key, options=options)
             await held.commit()
         return result
@@ -169,6 +232,7 @@ class ImageService:
     ) -> ImagesResult:
         """An edit of `image`, limited to the area `mask` marks (if any)."""
         async with held:
+            await self._moderate(prompt)
             if mask is None:
                 image_bytes = await self.fetch(image)
                 mask_bytes = None
@@ -178,7 +242,7 @@ class ImageService:
                 imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
             )
             del image_bytes, mask_bytes
-            async with self._turn(member, options.n, on_position):
+            async with self._turn(member, options.n, on_position), _provider_refusals():
                 result = await self.client.edit(
                     images=[prepared],
                     mask=prepared_mask,
@@ -206,7 +270,7 @@ class ImageService:
                     imaging.prepare_variation, data, self.profile, self.limits
                 )
                 del data
-                async with self._turn(member, options.n, on_position):
+                async with self._turn(member, options.n, on_position), _provider_refusals():
                     result = await self.client.create_variation(
                         image=prepared, user=member.key, options=options
                     )
@@ -216,7 +280,7 @@ class ImageService:
                     imaging.prepare_edit, data, None, self.profile, self.limits
                 )
                 del data
-                async with self._turn(member, options.n, on_position):
+                async with self._turn(member, options.n, on_position), _provider_refusals():
                     result = await self.client.edit(
                         images=[prepared], prompt=VARIATION_PROMPT, user=member.key, options=options
                     )
@@ -242,3 +306,12 @@ class ImageService:
             if told and on_position is not None:
                 await on_position(0)
             yield
+
+
+@asynccontextmanager
+async def _provider_refusals() -> AsyncIterator[None]:
+    """The Images API's own content-policy refusal, as the third screening layer."""
+    try:
+        yield
+    except ContentPolicyViolation as exc:
+        raise refused_by_provider(exc) from exc

@@ -22,7 +22,9 @@ from bot.errors import InvalidInput
 from bot.images.profiles import ModelProfile, Operation
 from bot.images.results import ImagesResult
 from bot.limits import PositionCallback, Reservation
+from bot.moderation.events import Generated
 from bot.service import Member, Upload
+from cogs.modlog import result_view
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -147,11 +149,17 @@ def build_command(
 
 
 async def start_job(
-    bot: ImagineBot, interaction: discord.Interaction, member: Member, images: int
+    bot: ImagineBot,
+    interaction: discord.Interaction,
+    member: Member,
+    images: int,
+    prompt: str | None = None,
 ) -> Reservation:
-    """Reserve the member's images, then defer: a limit refusal is private and immediate, and
-    nothing slow happens before Discord hears back within its 3 seconds."""
-    held = await bot.service.reserve(member, images)
+    """Check the member may use the command here (and the prompt passes the server's blocked
+    terms), reserve their images, then defer: a refusal is private and immediate, costs
+    nothing, and nothing slow happens before Discord hears back within its 3 seconds."""
+    settings = await bot.service.admit(member, prompt)
+    held = await bot.service.reserve(member, images, settings)
     try:
         await interaction.response.defer(thinking=True)
     except BaseException:
@@ -183,11 +191,17 @@ def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:
     """The pseudonymous member behind an interaction."""
     user = interaction.user
     roles = tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
+    channel = interaction.channel
+    parent = channel.parent if isinstance(channel, discord.Thread) else None
+    nsfw_source = parent if parent is not None else channel
     return Member(
         key=bot.member_ids(user.id),
         discord_id=user.id,
         role_ids=roles,
         guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        parent_channel_id=parent.id if parent is not None else None,
+        channel_nsfw=bool(getattr(nsfw_source, "nsfw", False)),
     )
 
 
@@ -247,4 +261,27 @@ async def post_result(
         seconds=time.monotonic() - started,
         note=note,
     )
-    await deliver(interaction, result, caption, data_dir=bot.settings.data_dir)
+    message = await deliver(
+        interaction,
+        result,
+        caption,
+        data_dir=bot.settings.data_dir,
+        view=result_view(interaction.user.id),
+    )
+    if interaction.guild_id is not None:
+        bot.dispatch(
+            "image_generated",
+            Generated(
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                member_id=interaction.user.id,
+                command=command,
+                prompt=prompt,
+                model=result.model,
+                size=caption.size,
+                n=len(result.images),
+                message_channel_id=message.channel.id if message is not None else None,
+                message_id=message.id if message is not None else None,
+                images=tuple(image.data for image in result.images),
+            ),
+        )

@@ -78,7 +78,7 @@ class Edit(commands.Cog):
             [image_upload, mask_upload],
         )
         member = member_of(self.bot, interaction)
-        held = await start_job(self.bot, interaction, member, options.n)
+        held = await start_job(self.bot, interaction, member, options.n, prompt)
         started = time.monotonic()
         result = await service.edit(
             member,

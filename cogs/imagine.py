@@ -49,7 +49,7 @@ class Imagine(commands.Cog):
     async def imagine(self, interaction: discord.Interaction, **values: Any) -> None:
         prompt, options = validation.check_generation(self.bot.profile, **values)
         member = member_of(self.bot, interaction)
-        held = await start_job(self.bot, interaction, member, options.n)
+        held = await start_job(self.bot, interaction, member, options.n, prompt)
         started = time.monotonic()
         result = await self.bot.service.generate(
             member, held, prompt, options, on_position=position_reporter(interaction)

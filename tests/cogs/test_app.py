@@ -38,9 +38,17 @@ async def test_a_changed_command_set_is_synced(
     async with start_bot(IMAGE_MODEL="dall-e-3", ALLOW_DMS="true"):
         pass
     first, second, third = fake_discord.command_puts
-    assert [c["name"] for c in first.commands] == ["imagine", "edit", "vary", "quota"]
-    assert [c["name"] for c in second.commands] == ["imagine", "quota"]
-    assert all(c["contexts"] == [0, 1] for c in third.commands)
+    assert [c["name"] for c in first.commands] == [
+        "imagine",
+        "edit",
+        "vary",
+        "quota",
+        "imagine-settings",
+    ]
+    assert [c["name"] for c in second.commands] == ["imagine", "quota", "imagine-settings"]
+    # The server settings stay server-only whatever ALLOW_DMS says.
+    contexts = {c["name"]: c["contexts"] for c in third.commands}
+    assert contexts == {"imagine": [0, 1], "quota": [0, 1], "imagine-settings": [0]}
     assert {p.guild_id for p in fake_discord.command_puts} == {fake_discord.guild.id}
 
 
@@ -58,6 +66,7 @@ async def test_without_a_server_id_commands_sync_globally_once(
         "edit",
         "vary",
         "quota",
+        "imagine-settings",
     ]
     assert fake_discord.registered_commands(fake_discord.guild.id) == []
 

@@ -24,11 +24,15 @@ from tests.fakes.images_api import FakeImagesAPI
 
 # (fail_next arguments, how many requests reach the API, what the member reads)
 CASES: dict[str, tuple[dict[str, Any], int, str]] = {
-    "content policy": ({"kind": "content_policy"}, 1, "refused this request under its content"),
+    "content policy": (
+        {"kind": "content_policy"},
+        1,
+        "refused this prompt under its content policy",
+    ),
     "moderation blocked": (
         {"kind": "moderation_blocked"},
         1,
-        "refused this request under its content",
+        "refused this prompt under its content policy",
     ),
     "invalid request": (
         {"kind": "invalid_request"},

@@ -1,0 +1,39 @@
+"""What happened, for the mod-log: a generation or a refusal, as plain values.
+
+The commands dispatch these as bot events (`image_generated`, `prompt_refused`); the
+mod-log listens. Neither side knows the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """Images a member made and where they were posted."""
+
+    guild_id: int
+    channel_id: int | None
+    member_id: int
+    command: str
+    prompt: str | None
+    model: str
+    size: str
+    n: int
+    message_channel_id: int | None  # where the result message is (None: not posted)
+    message_id: int | None
+    images: tuple[bytes, ...] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A prompt a screening layer refused before (or instead of) any image."""
+
+    guild_id: int
+    channel_id: int | None
+    member_id: int
+    command: str
+    prompt: str
+    layer: str  # "blocked_terms", "moderation" or "provider"
+    reason: str  # for moderators only: the term, or the flagged categories
