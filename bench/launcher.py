@@ -1,0 +1,120 @@
+"""The bot's side of a benchmark: `python -m bench.launcher`, started by bench/world.py.
+
+Does what `python -m bot` does (settings from the environment, logging, `bot.__main__.run`
+until SIGTERM), with three additions that only a benchmark needs:
+
+- discord.py is pointed at the fake Discord whose URLs are in BENCH_DISCORD_API,
+  BENCH_DISCORD_GATEWAY and BENCH_DISCORD_CDN (the fake patches discord.py only in its own
+  process, and this is another one);
+- a task sleeps 10 ms again and again and records how late it wakes up: the event loop's lag;
+- at exit it writes the lag samples, its peak RSS and its CPU time to BENCH_STATS_FILE as JSON.
+
+`.env` is not read, so a developer's own settings never leak into a benchmark. With
+BENCH_CPROFILE set, the event loop's thread runs under cProfile and its stats are saved there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import cProfile
+import json
+import os
+import resource
+import sys
+import time
+from array import array
+from pathlib import Path
+
+import yarl
+
+from bot.__main__ import run
+from bot.config import ConfigError, Settings, configure_logging
+
+LAG_INTERVAL = 0.010
+_MAX_SAMPLES = 2_000_000  # ~5.5 hours at 100 a second: a bound, never reached by a run
+
+
+class LagMonitor:
+    """Sleeps `interval` seconds in a loop and records how late each wake-up was."""
+
+    def __init__(self, interval: float = LAG_INTERVAL) -> None:
+        self.interval = interval
+        self.started = array("d")  # time.monotonic() when each sleep began (same clock as parent)
+        self.late = array("d")  # seconds past the interval
+
+    async def run(self) -> None:
+        while len(self.started) < _MAX_SAMPLES:
+            start = time.monotonic()
+            await asyncio.sleep(self.interval)
+            self.started.append(start)
+            self.late.append(time.monotonic() - start - self.interval)
+
+
+def point_discord_py_at(api_base: str, gateway_url: str, cdn_base: str) -> None:
+    """What tests.fakes.discord.point_discord_py_at does, without importing the fake here."""
+    from discord.asset import Asset
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    Route.BASE = api_base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+    Asset.BASE = cdn_base
+
+
+async def _run(settings: Settings, monitor: LagMonitor) -> None:
+    watcher = asyncio.create_task(monitor.run(), name="bench-lag-monitor")
+    try:
+        await run(settings)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+def _write_stats(path: Path, monitor: LagMonitor, error: str | None) -> None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    stats = {
+        "lag_started": monitor.started.tolist(),
+        "lag_late": monitor.late.tolist(),
+        "ru_maxrss_kib": usage.ru_maxrss,  # KiB on Linux
+        "cpu_user": usage.ru_utime,
+        "cpu_system": usage.ru_stime,
+        "error": error,
+    }
+    path.write_text(json.dumps(stats))
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    point_discord_py_at(
+        os.environ["BENCH_DISCORD_API"],
+        os.environ["BENCH_DISCORD_GATEWAY"],
+        os.environ["BENCH_DISCORD_CDN"],
+    )
+    monitor = LagMonitor()
+    profile_path = os.environ.get("BENCH_CPROFILE")
+    profiler = cProfile.Profile() if profile_path else None
+    error: str | None = None
+    try:
+        if profiler is not None:
+            profiler.enable()
+        asyncio.run(_run(settings, monitor))
+    except BaseException as exc:
+        error = repr(exc)
+        raise
+    finally:
+        if profiler is not None and profile_path:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+        _write_stats(Path(os.environ["BENCH_STATS_FILE"]), monitor, error)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
