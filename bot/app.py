@@ -309,8 +309,8 @@ class ImagineBot(commands.Bot):
         moderation = (
             ModerationClient(
                 session,
-                base_url=settings.openai_base_url,
-                api_key=settings.openai_api_key,
+                base_url=settings.moderation_base_url,
+                api_key=settings.moderation_api_key,
                 model=settings.moderation_model,
                 block_categories=settings.moderation_block_categories,
                 fail_open=settings.moderation_fail_open,

@@ -86,6 +86,8 @@ class Settings:
     queue_max: int = 20
     queue_max_per_member: int = 3
     moderation_enabled: bool = False
+    moderation_base_url: str = OPENAI_BASE_URL
+    moderation_api_key: Secret | None = None
     moderation_model: str = "omni-moderation-latest"
     moderation_block_categories: frozenset[str] | None = None
     moderation_fail_open: bool = False
@@ -138,6 +140,9 @@ class Settings:
                     "(a self-hosted server that copies DALL-E 2 is usually dall-e-2)."
                 )
         data_dir = reader.get("DATA_DIR", Path("data"), Path, "a folder path")
+        moderation_enabled, moderation_url, moderation_key = _moderation(
+            reader, base_url=base_url, api_key=api_key
+        )
         settings = dict(
             discord_token=token,
             openai_api_key=api_key,
@@ -210,11 +215,9 @@ class Settings:
             queue_max_per_member=reader.get(
                 "QUEUE_MAX_PER_MEMBER", 3, _positive_int, "a whole number of 1 or more"
             ),
-            # OpenAI's moderation endpoint is free with an OpenAI key; a self-hosted server
-            # usually has none, so the check is on by default only for OpenAI.
-            moderation_enabled=reader.get(
-                "MODERATION_ENABLED", key_required, _parse_bool, "true or false"
-            ),
+            moderation_enabled=moderation_enabled,
+            moderation_base_url=moderation_url,
+            moderation_api_key=moderation_key,
             moderation_model=reader.get(
                 "MODERATION_MODEL", "omni-moderation-latest", _non_empty, "a moderation model name"
             ),
@@ -363,6 +366,34 @@ def _role_policies(reader: _Reader) -> RolePolicies:
             "LIMIT_EXEMPT_ROLES", frozenset(), _role_ids, "role ids separated by commas"
         ),
     )
+
+
+def _moderation(
+    reader: _Reader, *, base_url: str, api_key: Secret | None
+) -> tuple[bool, str, Secret | None]:
+    """MODERATION_ENABLED, MODERATION_BASE_URL and MODERATION_API_KEY, which depend on each other.
+
+    The endpoint defaults to the Images API's server and key. OpenAI's moderation endpoint is
+    free with an OpenAI key, and a self-hosted server usually has none, so the check is on by
+    default only when the endpoint is OpenAI's; that one needs a key.
+    """
+    url = reader.get(
+        "MODERATION_BASE_URL",
+        base_url,
+        _parse_base_url,
+        "an http(s) URL such as https://api.openai.com/v1",
+    )
+    key = reader.secret("MODERATION_API_KEY", required=False, hint="") or api_key
+    url_known = not {"OPENAI_BASE_URL", "MODERATION_BASE_URL"} & reader.problem_names
+    on_openai = url_known and urlsplit(url).hostname == "api.openai.com"
+    enabled = reader.get("MODERATION_ENABLED", on_openai, _parse_bool, "true or false")
+    if enabled and on_openai and key is None and "OPENAI_API_KEY" not in reader.problem_names:
+        reader._fail(
+            "MODERATION_API_KEY",
+            "is missing; OpenAI's moderation endpoint needs your OpenAI API key (set "
+            "MODERATION_API_KEY or OPENAI_API_KEY), or set MODERATION_ENABLED=false.",
+        )
+    return enabled, url, key
 
 
 def _window_seconds(raw: str) -> int:

@@ -1,7 +1,9 @@
 """The mod-log, and the buttons that let members and moderators act on results.
 
-Every generation and every refusal on a server with a mod-log channel is posted there, with
-buttons for moderators: delete the result, or block the member from the bot for a while.
+Every generation, refusal and member block on a server with a mod-log channel is posted
+there; generations and refusals with buttons for moderators: delete the result, or block the
+member from the bot for a while. Entries show the prompt and, for a blocked term, the term:
+the mod-log is the moderators' channel, and nothing else the bot posts names a blocked term.
 Result messages carry a Delete button that works for the member who asked and for
 moderators, and for nobody else. The buttons keep their state in their custom ids
 (`DynamicItem`), so they keep working after a restart.
@@ -10,18 +12,19 @@ moderators, and for nobody else. The buttons keep their state in their custom id
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import re
 import time
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord.ext import commands
 
 from bot import imaging
-from bot.moderation.events import Generated, Refused
+from bot.moderation import InvalidSetting, block_ends
+from bot.moderation.events import Blocked, Generated, Refused, Unblocked
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -41,8 +44,12 @@ BLOCK_CHOICES = {
     "0": "Until unblocked",
 }
 ONLY_OWNER = "Only the member who asked for these images, or a moderator, can delete them."
-ONLY_MODS = "Only moderators (Manage Messages) can do that."
-ONLY_BLOCKERS = "Only moderators who can time out members (Moderate Members) can block them."
+ONLY_MODS = "Only moderators with the Manage Messages permission can delete results."
+COULD_NOT_DELETE = "I couldn't delete that result. Please try again, or delete it by hand."
+ONLY_BLOCKERS = (
+    "Only moderators with the Timeout Members (Moderate Members) or Manage Server permission "
+    "can block members from the bot."
+)
 
 
 def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
@@ -51,6 +58,11 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _prompt(prompt: str) -> str:
+    """A prompt as an embed's description, shown as typed (markdown escaped)."""
+    return _shorten(discord.utils.escape_markdown(prompt), 4000)
 
 
 class DeleteResult(
@@ -79,8 +91,15 @@ class DeleteResult(
             await interaction.response.send_message(ONLY_OWNER, ephemeral=True)
             return
         await interaction.response.defer()
-        if interaction.message is not None:
+        if interaction.message is None:
+            return
+        try:
             await interaction.message.delete()
+        except discord.NotFound:
+            pass  # deleted already: a double click, or a moderator was quicker
+        except discord.HTTPException as exc:
+            log.warning("could not delete result %s: %s", interaction.message.id, exc)
+            await interaction.followup.send(COULD_NOT_DELETE, ephemeral=True)
 
 
 class DeleteFromModLog(
@@ -111,12 +130,20 @@ class DeleteFromModLog(
             await interaction.response.send_message(ONLY_MODS, ephemeral=True)
             return
         channel = interaction.client.get_partial_messageable(self.channel_id)
-        # Already gone is the outcome the moderator wanted.
-        with contextlib.suppress(discord.NotFound):
+        try:
             await channel.get_partial_message(self.message_id).delete()
+        except discord.NotFound:
+            # Already gone (its member deleted it): the outcome the moderator wanted.
+            text = f"The result was already deleted. (checked by {interaction.user.mention})"
+        except discord.HTTPException as exc:
+            log.warning("could not delete result %s: %s", self.message_id, exc)
+            await interaction.response.send_message(COULD_NOT_DELETE, ephemeral=True)
+            return
+        else:
+            text = f"Deleted the result. (by {interaction.user.mention})"
+        # In the mod-log, for the other moderators to see.
         await interaction.response.send_message(
-            f"Deleted the result. (by {interaction.user.mention})",
-            allowed_mentions=discord.AllowedMentions.none(),
+            text, allowed_mentions=discord.AllowedMentions.none()
         )
 
 
@@ -154,14 +181,26 @@ class BlockFromModLog(
         bot: ImagineBot = interaction.client  # type: ignore[assignment]
         seconds = int(self.item.values[0])
         until = time.time() + seconds if seconds else None
-        await bot.server_settings.block_member(
-            interaction.guild_id, bot.member_ids(self.member_id), until=until
+        try:
+            await bot.server_settings.block_member(
+                interaction.guild_id, bot.member_ids(self.member_id), until=until
+            )
+        except InvalidSetting as exc:  # too many members blocked at once
+            await interaction.response.send_message(exc.message, ephemeral=True)
+            return
+        # The mod-log's record of it comes from the listener, as for /imagine-settings block.
+        bot.dispatch(
+            "member_blocked",
+            Blocked(
+                guild_id=interaction.guild_id,
+                member_id=self.member_id,
+                moderator_id=interaction.user.id,
+                until=until,
+            ),
         )
-        when = f"until <t:{int(until)}:f>" if until else "until unblocked"
         await interaction.response.send_message(
-            f"<@{self.member_id}> is blocked from the image commands {when}. "
-            f"(by {interaction.user.mention})",
-            allowed_mentions=discord.AllowedMentions.none(),
+            f"<@{self.member_id}> is blocked from the image commands {block_ends(until)}.",
+            ephemeral=True,
         )
 
 
@@ -173,12 +212,30 @@ def result_view(owner_id: int) -> discord.ui.View:
 
 
 class ModLog(commands.Cog):
-    """Posts generations and refusals to the server's mod-log channel."""
+    """Posts generations, refusals and blocks to the server's mod-log channel.
+
+    Each event is posted by its own listener task; on shutdown (the cog is unloaded before the
+    connection closes) the entries still being posted get `SHUTDOWN_GRACE` seconds to finish,
+    so the last images made before a restart are logged too.
+    """
+
+    SHUTDOWN_GRACE = 10.0
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
+        self._posting: set[asyncio.Task[Any]] = set()
 
-    async def _channel(self, guild_id: int) -> discord.PartialMessageable | None:
+    async def cog_unload(self) -> None:
+        if self._posting:
+            await asyncio.wait(self._posting, timeout=self.SHUTDOWN_GRACE)
+
+    async def _modlog_of(self, guild_id: int) -> discord.PartialMessageable | None:
+        """The server's mod-log channel (None: it has none). Every listener starts here, which
+        also makes shutdown wait for it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
         settings = await self.bot.server_settings.get(guild_id)
         if settings.modlog_channel is None:
             return None
@@ -189,14 +246,18 @@ class ModLog(commands.Cog):
             await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
         except discord.HTTPException as exc:
             log.warning("could not post to the mod-log channel %s: %s", channel.id, exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning(
+                "could not post to the mod-log channel %s (%s)", channel.id, type(exc).__name__
+            )
 
     @commands.Cog.listener()
     async def on_image_generated(self, event: Generated) -> None:
-        channel = await self._channel(event.guild_id)
+        channel = await self._modlog_of(event.guild_id)
         if channel is None:
             return
         embed = discord.Embed(title=f"/{event.command}", color=discord.Color.blurple())
-        embed.description = _shorten(event.prompt, 4000) if event.prompt else "(no prompt)"
+        embed.description = _prompt(event.prompt) if event.prompt else "(no prompt)"
         embed.add_field(name="Member", value=f"<@{event.member_id}>")
         if event.channel_id is not None:
             embed.add_field(name="Channel", value=f"<#{event.channel_id}>")
@@ -216,11 +277,11 @@ class ModLog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_prompt_refused(self, event: Refused) -> None:
-        channel = await self._channel(event.guild_id)
+        channel = await self._modlog_of(event.guild_id)
         if channel is None:
             return
         embed = discord.Embed(title=f"Refused /{event.command}", color=discord.Color.red())
-        embed.description = _shorten(event.prompt, 4000)
+        embed.description = _prompt(event.prompt)
         embed.add_field(name="Member", value=f"<@{event.member_id}>")
         if event.channel_id is not None:
             embed.add_field(name="Channel", value=f"<#{event.channel_id}>")
@@ -229,6 +290,26 @@ class ModLog(commands.Cog):
         view = discord.ui.View(timeout=None)
         view.add_item(BlockFromModLog(event.member_id))
         await self._post(channel, embed=embed, view=view)
+
+    @commands.Cog.listener()
+    async def on_member_blocked(self, event: Blocked) -> None:
+        channel = await self._modlog_of(event.guild_id)
+        if channel is not None:
+            await self._post(
+                channel,
+                content=f"<@{event.member_id}> is blocked from the image commands "
+                f"{block_ends(event.until)}. (by <@{event.moderator_id}>)",
+            )
+
+    @commands.Cog.listener()
+    async def on_member_unblocked(self, event: Unblocked) -> None:
+        channel = await self._modlog_of(event.guild_id)
+        if channel is not None:
+            await self._post(
+                channel,
+                content=f"<@{event.member_id}> may use the image commands again. "
+                f"(unblocked by <@{event.moderator_id}>)",
+            )
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -8,7 +8,7 @@
   `PromptRefused` says which layer refused, `refused_by_provider` maps the Images API's own.
 """
 
-from bot.moderation.access import check_access
+from bot.moderation.access import block_ends, check_access
 from bot.moderation.client import (
     CATEGORY_LABELS,
     MODERATION_CATEGORIES,
@@ -53,6 +53,7 @@ __all__ = [
     "ServerSettings",
     "ServerSettingsStore",
     "TermMatch",
+    "block_ends",
     "check_access",
     "compile_terms",
     "fold",

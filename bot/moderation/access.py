@@ -73,12 +73,21 @@ def check_access(
         raise AccessDenied(NSFW_ONLY_MESSAGE, rule="nsfw")
 
 
+def block_ends(until: float | None) -> str:
+    """When a block ends, in Discord's time markup (shown in each reader's time zone):
+    "until <t:...:f> (<t:...:R>)", or "until unblocked" for a block without an end (None or
+    `FOREVER`)."""
+    if until is None or math.isinf(until):
+        return "until unblocked"
+    # Round up: "until 12:00:01" must not read as a block that already ended at 12:00:00.
+    epoch = math.ceil(until)
+    return f"until <t:{epoch}:f> (<t:{epoch}:R>)"
+
+
 def _blocked_message(until: float) -> str:
     if math.isinf(until):
         return BLOCKED_MESSAGE
-    # Round up: "until 12:00:01" must not read as a block that already ended at 12:00:00.
-    epoch = math.ceil(until)
-    return f"{BLOCKED_MESSAGE[:-1]} until <t:{epoch}:f> (<t:{epoch}:R>)."
+    return f"{BLOCKED_MESSAGE[:-1]} {block_ends(until)}."
 
 
 def _listed(names: Sequence[str], conjunction: str) -> str:

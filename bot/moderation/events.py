@@ -1,7 +1,7 @@
-"""What happened, for the mod-log: a generation or a refusal, as plain values.
+"""What happened, for the mod-log: a generation, a refusal or a block, as plain values.
 
-The commands dispatch these as bot events (`image_generated`, `prompt_refused`); the
-mod-log listens. Neither side knows the other.
+The commands dispatch these as bot events (`image_generated`, `prompt_refused`,
+`member_blocked`, `member_unblocked`); the mod-log listens. Neither side knows the other.
 """
 
 from __future__ import annotations
@@ -37,3 +37,22 @@ class Refused:
     prompt: str
     layer: str  # "blocked_terms", "moderation" or "provider"
     reason: str  # for moderators only: the term, or the flagged categories
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A moderator blocked a member from the image commands on a server."""
+
+    guild_id: int
+    member_id: int
+    moderator_id: int
+    until: float | None  # epoch seconds; None: until unblocked
+
+
+@dataclass(frozen=True, slots=True)
+class Unblocked:
+    """A moderator lifted a member's block."""
+
+    guild_id: int
+    member_id: int
+    moderator_id: int
