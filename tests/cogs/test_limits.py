@@ -20,13 +20,9 @@ from redis.asyncio import Redis
 
 from bot.limits import Limiter, LimitPolicy
 from bot.limits.store_redis import RedisStore
-from tests.conftest import StartBot
+from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeMember, FakeUser
 from tests.fakes.images_api import FakeImagesAPI
-from tests.limits.conftest import (
-    eventually,
-    redis_url,  # noqa: F401 - the session's redis-server
-)
 
 Who = FakeUser | FakeMember | None
 
@@ -477,7 +473,7 @@ async def test_redis_state_is_shared_with_another_process(
     start_bot: StartBot,
     fake_discord: FakeDiscord,
     fake_api: FakeImagesAPI,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     # A database of its own, emptied first: the bot's keys have fixed names.
     url = redis_url.rsplit("/", 1)[0] + "/7"

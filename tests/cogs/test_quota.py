@@ -6,10 +6,9 @@ import asyncio
 import time
 
 from tests.cogs.test_limits import delivered, imagine, quota, refused_at_once, relative_times
-from tests.conftest import StartBot
+from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.images_api import FakeImagesAPI
-from tests.limits.conftest import eventually
 
 
 async def test_quota_of_a_new_member(start_bot: StartBot, fake_discord: FakeDiscord) -> None:

@@ -1,14 +1,11 @@
-"""Fixtures for bot.limits: a fake clock, a real redis-server, and a store of each backend."""
+"""Fixtures for bot.limits: a fake clock and a store of each backend (Redis: `redis_url`
+from tests/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -59,79 +56,9 @@ class FakeClock:
                 future.set_result(None)
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let other tasks (and store round trips) run until `condition` holds."""
-    deadline = time.monotonic() + timeout
-    for _ in range(1_000_000):
-        if condition():
-            return
-        if time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.001)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A redis-server of our own on 127.0.0.1 and a free port, for the whole session."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed; CI installs it")
-    workdir = tmp_path_factory.mktemp("redis")
-    for _attempt in range(3):
-        port = _free_port()
-        command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--dir", str(workdir)]
-        with (workdir / "redis.log").open("ab") as log:
-            server = subprocess.Popen(  # noqa: S603 - a fixed binary and fixed arguments
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 10
-        while server.poll() is None and time.monotonic() < deadline:
-            if _answers_ping(port):
-                break
-            time.sleep(0.02)
-        if server.poll() is None and _answers_ping(port):
-            break
-        _stop(server)  # the port was taken in between, or it failed: try another port
-    else:
-        pytest.fail("redis-server did not start; see " + str(workdir / "redis.log"))
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        _stop(server)
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 StoreFactory = Callable[[], Awaitable[Store]]

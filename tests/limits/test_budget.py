@@ -8,7 +8,8 @@ import pytest
 
 from bot.limits import EXEMPT, GlobalBudget, Limiter, LimitPolicy, RequestTooLarge, Window
 from bot.limits.store import Store
-from tests.limits.conftest import START, FakeClock, StoreFactory, eventually
+from tests.conftest import eventually
+from tests.limits.conftest import START, FakeClock, StoreFactory
 
 POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)
 

@@ -16,7 +16,8 @@ from bot.limits import (
     Window,
 )
 from bot.limits.store_memory import MemoryStore
-from tests.limits.conftest import START, FakeClock, eventually
+from tests.conftest import eventually
+from tests.limits.conftest import START, FakeClock
 
 POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)
 
