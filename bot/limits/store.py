@@ -13,12 +13,12 @@ Each method is atomic on its own: two concurrent `reserve` calls never both take
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
+
+from bot.resource import AsyncResource
 
 # Records older than this are dropped. Windows are at most a day long (a rolling window of up
 # to 24 h, or the UTC day so far), so two days keeps every record a window can still count.
@@ -51,28 +51,8 @@ class Entry:
     pending: bool
 
 
-class Store(ABC):
+class Store(AsyncResource):
     """Limit state. Use as `async with open_store(url) as store:`, or `open()` then `close()`."""
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @abstractmethod
-    async def open(self) -> None:
-        """Connect (and create tables); idempotent."""
-
-    @abstractmethod
-    async def close(self) -> None:
-        """Release connections; idempotent."""
 
     @abstractmethod
     async def reserve(

@@ -17,14 +17,13 @@ are compared with the caller's clock at check time, so a block still ends on tim
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
 from bot.moderation.errors import CorruptSettings
 from bot.moderation.settings import ServerSettings
+from bot.resource import AsyncResource
 
 DEFAULT_CACHE_TTL = 5.0
 CACHE_MAX_SERVERS = 10_000
@@ -33,7 +32,7 @@ Change = Callable[[ServerSettings], ServerSettings]
 RawChange = Callable[[str | None], str | None]
 
 
-class ServerSettingsStore(ABC):
+class ServerSettingsStore(AsyncResource):
     """Every server's settings. Use as `async with open_server_settings(url) as store:`."""
 
     def __init__(
@@ -48,26 +47,6 @@ class ServerSettingsStore(ABC):
         # Bumped by every write of this process: a read that started before a write must not
         # put what it read into the cache afterwards.
         self._writes = 0
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @abstractmethod
-    async def open(self) -> None:
-        """Connect (and create the table); idempotent."""
-
-    @abstractmethod
-    async def close(self) -> None:
-        """Release connections; idempotent."""
 
     @abstractmethod
     async def _read(self, guild_id: int) -> str | None:

@@ -31,13 +31,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from multidict import CIMultiDictProxy
 from PIL import Image
+
+from tests.fakes._server import LoopbackServer
 
 SCHEMAS_PATH = Path(__file__).resolve().parent.parent / "data" / "openai_images_schemas.json"
 
@@ -488,8 +490,10 @@ _FAILURES: dict[str, ApiError] = {
 _Script = Callable[[RecordedRequest], ScriptedAnswer]
 
 
-class FakeImagesAPI:
+class FakeImagesAPI(LoopbackServer):
     """A strict fake of `POST /v1/images/{generations,edits,variations}` on 127.0.0.1."""
+
+    name = "the fake Images API"
 
     def __init__(
         self,
@@ -519,42 +523,15 @@ class FakeImagesAPI:
         self._files: dict[str, tuple[bytes, str]] = {}
         self._script: deque[_Script] = deque()
         self._ids = itertools.count(1)
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        super().__init__()
 
-    async def start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=200 * _MIB)
         app.router.add_post(
             "/v1/images/{operation:generations|edits|variations}", self._handle_images
         )
         app.router.add_get("/files/{name}", self._handle_file)
-        # handler_cancellation: a client that gives up (timeout) cancels the slow handler.
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self._port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @property
-    def root_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the fake Images API is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return app
 
     @property
     def base_url(self) -> str:

@@ -26,12 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import web
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from multidict import CIMultiDictProxy
+
+from tests.fakes._server import LoopbackServer
 
 SCHEMAS_PATH = Path(__file__).resolve().parent.parent / "data" / "openai_moderation_schemas.json"
 
@@ -198,8 +200,10 @@ _FAILURES: dict[str, ApiError] = {
 }
 
 
-class FakeModerationAPI:
+class FakeModerationAPI(LoopbackServer):
     """A strict fake of `POST /v1/moderations` on 127.0.0.1."""
+
+    name = "the fake moderation API"
 
     def __init__(self, *, api_key: str | None = None, latency: float = 0.0) -> None:
         """`api_key`: demand `Authorization: Bearer <key>` (401 otherwise)."""
@@ -211,38 +215,16 @@ class FakeModerationAPI:
         self._rules: list[_Rule] = []
         self._script: deque[_Scripted] = deque()
         self._ids = itertools.count(1)
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        super().__init__()
 
-    async def start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/moderations", self._handle)
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self._port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        return app
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the fake moderation API is not started")
-        return f"http://127.0.0.1:{self._port}/v1"
+        return self.root_url + "/v1"
 
     # --- scripting ---
 
