@@ -47,6 +47,7 @@ from bench.world import (
     Job,
     noisy_image,
     realistic_pngs,
+    roomy_listen_backlog,
     run_job,
 )
 from tests.fakes.discord import FakeDiscord, FakeMember
@@ -195,10 +196,12 @@ class World:
 @contextlib.asynccontextmanager
 async def world(*, members: int, latency: float, pngs: list[bytes] | None) -> AsyncIterator[World]:
     """Fresh fakes with `members` members (added before the bot starts, as on a real server)."""
-    async with (
-        FakeDiscord(patch_discord=False) as discord,
-        BenchImagesAPI(api_key=API_KEY, latency=latency, pngs=pngs) as api,
-    ):
+    async with contextlib.AsyncExitStack() as stack:
+        with roomy_listen_backlog():
+            discord = await stack.enter_async_context(FakeDiscord(patch_discord=False))
+            api = await stack.enter_async_context(
+                BenchImagesAPI(api_key=API_KEY, latency=latency, pngs=pngs)
+            )
         people = [discord.add_member(discord.guild, f"bench{i}") for i in range(members)]
         yield World(discord, api, people)
         if api.violations:

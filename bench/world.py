@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,34 @@ def realistic_pngs(count: int = 4, side: int = 1024) -> list[bytes]:
         noisy_image((side, side), 8.0, seed).save(buffer, format="PNG")
         images.append(buffer.getvalue())
     return images
+
+
+# --- listening ---------------------------------------------------------------------------------
+
+
+class _RoomySite(web.TCPSite):
+    """aiohttp's TCP site with a listen backlog of 1024 instead of 128."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("backlog", 1024)
+        super().__init__(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def roomy_listen_backlog() -> Iterator[None]:
+    """Fakes started inside this block listen with a backlog of 1024.
+
+    With aiohttp's default of 128, a burst of 500 new connections overflows the queue of
+    connections the fake has not accepted yet; the kernel drops their SYNs and the bot's side
+    retries after a whole second: a stall that a real Discord never causes, and that would
+    decide the burst's p99 by luck.
+    """
+    original = web.TCPSite
+    web.TCPSite = _RoomySite  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        web.TCPSite = original  # type: ignore[misc]
 
 
 # --- the fake Images API, timed ----------------------------------------------------------------

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import aiohttp
 
-_CHUNK = 64 * 1024
-
 
 class DownloadError(Exception):
     """The file could not be fetched."""
@@ -36,12 +34,16 @@ async def download(
             declared = response.content_length
             if declared is not None and declared > max_bytes:
                 raise DownloadTooLarge(max_bytes, declared)
-            buffer = bytearray()
-            async for chunk in response.content.iter_chunked(_CHUNK):
-                buffer += chunk
-                if len(buffer) > max_bytes:
+            # The pieces as they arrived, joined once: one copy of the file, not a buffer
+            # grown (and copied) step by step and then copied again into bytes.
+            pieces = []
+            size = 0
+            async for piece in response.content.iter_any():
+                size += len(piece)
+                if size > max_bytes:
                     raise DownloadTooLarge(max_bytes)
-            return bytes(buffer)
+                pieces.append(piece)
+            return b"".join(pieces)
     except TimeoutError as exc:
         raise DownloadError("timed out") from exc
     except aiohttp.ClientError as exc:

@@ -86,6 +86,10 @@ MIN_SIDE = 256  # never shrink an image below this to make it fit a byte limit
 _JPEG_QUALITY = 95
 _SHRINK_STEP = 0.75  # how much each retry shrinks a non-square image that is still too large
 _RESULT_QUALITIES = (90, 80, 70)  # JPEG/WebP qualities tried on a result too large to post
+# zlib levels for PNG: 1 first (on a photo, a sixth of the time of Pillow's default 6 for
+# ~15% more bytes), then 6 only when the fast one is over the byte limit.
+_PNG_FAST = 1
+_PNG_SMALL = 6
 
 Attachment = Literal["image", "mask"]
 
@@ -335,10 +339,10 @@ def _normalise(decoded: _Decoded, rule: InputRule, max_side: int | None) -> Prep
     try:
         for size in _sizes_to_try(image.size, square=rule.square, max_side=max_side):
             if size == converted.size:
-                data = _encode(converted, fmt)
+                data = _encode(converted, fmt, under=rule.max_bytes)
             else:
                 with converted.resize(size, Image.Resampling.LANCZOS) as resized:
-                    data = _encode(resized, fmt)
+                    data = _encode(resized, fmt, under=rule.max_bytes)
             if len(data) < rule.max_bytes:
                 result = InputImage(data=data, format=_SENDABLE[fmt], width=size[0], height=size[1])
                 return PreparedImage(image=result, original_size=decoded.size)
@@ -402,13 +406,23 @@ def _eight_bit_grey(image: Image.Image) -> Image.Image:
         wide.close()
 
 
-def _encode(image: Image.Image, fmt: str) -> bytes:
-    buffer = io.BytesIO()
+def _encode(image: Image.Image, fmt: str, *, under: int | None = None) -> bytes:
+    """`image` as JPEG or PNG. A PNG is written fast first and compressed harder only when
+    that is `under` bytes or more (then it may still fit, at the same size)."""
     icc_profile = image.info.get("icc_profile")
     if fmt == "JPEG":
+        buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=_JPEG_QUALITY, icc_profile=icc_profile)
-    else:
-        image.save(buffer, "PNG", icc_profile=icc_profile)
+        return buffer.getvalue()
+    data = _png(image, _PNG_FAST, icc_profile)
+    if under is not None and len(data) >= under:
+        data = _png(image, _PNG_SMALL, icc_profile)
+    return data
+
+
+def _png(image: Image.Image, level: int, icc_profile: bytes | None) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=level, icc_profile=icc_profile)
     return buffer.getvalue()
 
 
@@ -484,13 +498,13 @@ def _fit_mask(mask: Image.Image, image: InputImage) -> InputImage:
                     "and try again."
                 ]
             )
-    data = _encode(mask, "PNG")
+    data = _encode(mask, "PNG", under=MASK_MAX_BYTES)
     if len(data) >= MASK_MAX_BYTES:
         # Only the alpha channel matters to the API; plain colour compresses to almost nothing.
         alpha = mask.getchannel("A")
         black = Image.new("L", size, 0)
         with Image.merge("RGBA", (black, black, black, alpha)) as flat:
-            data = _encode(flat, "PNG")
+            data = _encode(flat, "PNG", under=MASK_MAX_BYTES)
     return InputImage(data=data, format="png", width=size[0], height=size[1])
 
 

@@ -7,9 +7,10 @@ knows nothing of slash commands: a member is a `Member`, an attachment an `Uploa
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
 from bot.limits import Limiter, Policy, Reservation, RolePolicies, Usage
 from bot.limits.queue import PositionCallback
+from bot.memory import ImageRoom
 from bot.moderation import (
     ModerationClient,
     ServerSettings,
@@ -47,6 +49,13 @@ VARIATION_NOTE = (
     "asking for a variation."
 )
 _DOWNLOAD_TIMEOUT = 30.0
+# Result images held at once, all jobs together, from reading the API's answer until the job
+# is over (~5 MB each while an answer is decoded, ~2-3 MB while posting, at 1024x1024): one
+# job of ten, or ten of one. Far more than the API's default 50 images a minute needs.
+IMAGES_IN_MEMORY = 10
+# The longest a job waits for that room before reading its answer anyway: well within the
+# request's timeout, which would have the API asked (and paid) again.
+_ROOM_WAIT_MAX = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,10 @@ class ImageService:
         self.limits = imaging.Limits(
             max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels
         )
+        # Reads of a server's settings in progress: a burst of commands shares one.
+        self._settings_reads: dict[int, asyncio.Future[ServerSettings]] = {}
+        self.images_in_memory = ImageRoom(IMAGES_IN_MEMORY)
+        self._room_wait = min(_ROOM_WAIT_MAX, settings.request_timeout / 3)
 
     def check_upload(self, upload: Upload) -> None:
         """The cheap checks on an attachment, from what Discord says of it (before deferring)."""
@@ -148,9 +161,24 @@ class ImageService:
 
     async def server_settings(self, member: Member) -> ServerSettings | None:
         """The settings of the server the member is on (None in direct messages)."""
-        if member.guild_id is None:
+        guild_id = member.guild_id
+        if guild_id is None:
             return None
-        return await self.servers.get(member.guild_id)
+        # The store caches for a few seconds; when that runs out in the middle of a burst,
+        # every command would otherwise read the database at once, ahead of its deferral.
+        reading = self._settings_reads.get(guild_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self.servers.get(guild_id))
+            self._settings_reads[guild_id] = reading
+            reading.add_done_callback(functools.partial(self._settings_read, guild_id))
+        # Shielded: one caller's cancellation must not cancel the read for the others.
+        return await asyncio.shield(reading)
+
+    def _settings_read(self, guild_id: int, done: asyncio.Future[ServerSettings]) -> None:
+        if self._settings_reads.get(guild_id) is done:
+            del self._settings_reads[guild_id]
+        if not done.cancelled():
+            done.exception()  # seen, even if every caller had left meanwhile
 
     async def admit(self, member: Member, prompt: str | None) -> ServerSettings | None:
         """May the member use the commands here, with this prompt? The cheap layers only
@@ -215,7 +243,12 @@ class ImageService:
         async with held:
             await self._moderate(prompt)
             async with self._turn(member, options.n, on_position), _provider_refusals():
-                result = await self.client.generate(prompt=prompt, user=member.key, options=options)
+                result = await self.client.generate(
+                    prompt=prompt,
+                    user=member.key,
+                    options=options,
+                    before_reading=self._room_for(options.n),
+                )
             await held.commit()
         return result
 
@@ -249,6 +282,7 @@ class ImageService:
                     prompt=prompt,
                     user=member.key,
                     options=options,
+                    before_reading=self._room_for(options.n),
                 )
             await held.commit()
         return result
@@ -272,7 +306,10 @@ class ImageService:
                 del data
                 async with self._turn(member, options.n, on_position), _provider_refusals():
                     result = await self.client.create_variation(
-                        image=prepared, user=member.key, options=options
+                        image=prepared,
+                        user=member.key,
+                        options=options,
+                        before_reading=self._room_for(options.n),
                     )
                 note = None
             else:
@@ -282,11 +319,20 @@ class ImageService:
                 del data
                 async with self._turn(member, options.n, on_position), _provider_refusals():
                     result = await self.client.edit(
-                        images=[prepared], prompt=VARIATION_PROMPT, user=member.key, options=options
+                        images=[prepared],
+                        prompt=VARIATION_PROMPT,
+                        user=member.key,
+                        options=options,
+                        before_reading=self._room_for(options.n),
                     )
                 note = VARIATION_NOTE
             await held.commit()
         return Variation(result, note)
+
+    def _room_for(self, images: int) -> Callable[[], Awaitable[None]]:
+        """Waits for memory for the result's images once the answer arrived; the room is the
+        job's until its task ends (the images posted by the cog, or the job failed)."""
+        return functools.partial(self.images_in_memory.take, images, timeout=self._room_wait)
 
     @asynccontextmanager
     async def _turn(

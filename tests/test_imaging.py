@@ -12,7 +12,7 @@ import time
 import zlib
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageChops, ImageFile
 
 from bot import imaging
 from bot.config import Settings
@@ -767,3 +767,23 @@ def test_probe_reads_the_header_only() -> None:
     info = imaging.probe(png_claiming(4_000, 3_000))
 
     assert info == imaging.ImageInfo(format="png", width=4_000, height=3_000)
+
+
+def test_a_png_is_compressed_harder_before_it_is_made_smaller() -> None:
+    # PNGs are written with fast compression first; one that is then over the limit is
+    # compressed harder at the same size, and halved only if that does not fit either.
+    gradient = Image.linear_gradient("L").resize((512, 512))
+    grain = ImageChops.add(gradient, Image.effect_noise((512, 512), 6), 1.0, -128)
+    data = encode(Image.merge("RGB", (grain, gradient, grain.rotate(90))), "JPEG", quality=95)
+    with opened(data) as decoded:
+        rgba = decoded.convert("RGBA")
+    fast, small = (len(encode(rgba, "PNG", compress_level=level)) for level in (1, 6))
+    assert small < fast
+    rule = InputRule(
+        formats=frozenset({"PNG"}), max_bytes=(fast + small) // 2, square=True, max_images=1
+    )
+
+    prepared = imaging.prepare_image(data, rule, LIMITS, max_side=512)
+
+    assert (prepared.image.width, prepared.image.height) == (512, 512)
+    assert len(prepared.image.data) < rule.max_bytes

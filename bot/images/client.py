@@ -10,7 +10,6 @@ workers do not each hammer a server that asked them to stop.
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
 import json
 import logging
@@ -26,6 +25,7 @@ import aiohttp
 from bot.config import Settings
 from bot.downloads import DownloadError, download
 from bot.errors import InvalidInput
+from bot.images.b64json import Base64, decode_base64, parse_answer
 from bot.images.errors import (
     AuthenticationFailed,
     ContentPolicyViolation,
@@ -60,7 +60,10 @@ _QUOTA_CODES = frozenset(
 )
 _POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
 _RESULT_FORMATS = frozenset({"png", "jpeg", "webp"})
-_CHUNK = 64 * 1024
+
+
+BeforeReading = Callable[[], Awaitable[object]]
+"""Awaited when a successful answer has arrived, before its body (the images) is read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class _Request:
     path: str
     fields: dict[str, str | int]
     files: tuple[tuple[str, InputImage], ...] = ()
+    before_reading: BeforeReading | None = None
 
     def body(self) -> tuple[dict[str, str | int] | None, aiohttp.FormData | None]:
         """A JSON body, or a fresh multipart form (aiohttp empties a form once it is sent)."""
@@ -90,7 +94,7 @@ class _Request:
 class _Answer:
     status: int
     headers: Mapping[str, str]
-    body: bytes
+    body: bytearray  # as read: a result's images are decoded from views of it, not copies
 
     @property
     def request_id(self) -> str | None:
@@ -185,11 +189,22 @@ class ImagesClient:
         return self._profile
 
     async def generate(
-        self, *, prompt: str, user: str, options: ImageOptions = _DEFAULT_OPTIONS
+        self,
+        *,
+        prompt: str,
+        user: str,
+        options: ImageOptions = _DEFAULT_OPTIONS,
+        before_reading: BeforeReading | None = None,
     ) -> ImagesResult:
-        """Create images from a prompt (`POST /images/generations`, JSON)."""
+        """Create images from a prompt (`POST /images/generations`, JSON).
+
+        `before_reading` (every method): awaited once the answer has arrived, before the
+        images are read, e.g. to wait until there is memory for them.
+        """
         fields = self._fields("generate", prompt=prompt, user=user, options=options)
-        return await self._create(_Request("generate", "/images/generations", fields))
+        return await self._create(
+            _Request("generate", "/images/generations", fields, before_reading=before_reading)
+        )
 
     async def edit(
         self,
@@ -199,6 +214,7 @@ class ImagesClient:
         user: str,
         mask: InputImage | None = None,
         options: ImageOptions = _DEFAULT_OPTIONS,
+        before_reading: BeforeReading | None = None,
     ) -> ImagesResult:
         """Edit or combine images guided by a prompt (`POST /images/edits`, multipart)."""
         profile = self._profile
@@ -215,17 +231,24 @@ class ImagesClient:
         files = [(name, image) for image in images]
         if mask is not None:
             files.append(("mask", mask))
-        return await self._create(_Request("edit", "/images/edits", fields, tuple(files)))
+        return await self._create(
+            _Request("edit", "/images/edits", fields, tuple(files), before_reading)
+        )
 
     async def create_variation(
-        self, *, image: InputImage, user: str, options: ImageOptions = _DEFAULT_OPTIONS
+        self,
+        *,
+        image: InputImage,
+        user: str,
+        options: ImageOptions = _DEFAULT_OPTIONS,
+        before_reading: BeforeReading | None = None,
     ) -> ImagesResult:
         """Create variations of an image (`POST /images/variations`, multipart)."""
         if not self._profile.supports_variations:
             raise ValueError(f"{self._profile.family} models do not support variations")
         fields = self._fields("variation", prompt=None, user=user, options=options)
         return await self._create(
-            _Request("variation", "/images/variations", fields, (("image", image),))
+            _Request("variation", "/images/variations", fields, (("image", image),), before_reading)
         )
 
     def _fields(
@@ -258,7 +281,7 @@ class ImagesClient:
         answer = await self._send(request, deadline=started + self._retry_deadline)
         request_id = answer.request_id
         try:
-            payload = await asyncio.to_thread(json.loads, answer.body)
+            payload = await asyncio.to_thread(parse_answer, answer.body)
         except ValueError as exc:
             raise MalformedResponse(status=answer.status, request_id=request_id) from exc
         items = payload.get("data") if isinstance(payload, dict) else None
@@ -344,15 +367,10 @@ class ImagesClient:
                 headers=self._headers(),
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
-                body = bytearray()
-                async for chunk in response.content.iter_chunked(_CHUNK):
-                    body += chunk
-                    if len(body) > max_body:
-                        raise MalformedResponse(
-                            status=response.status,
-                            request_id=response.headers.get("x-request-id"),
-                        )
-                return _Answer(response.status, response.headers, bytes(body))
+                if request.before_reading is not None and 200 <= response.status < 300:
+                    await request.before_reading()
+                body = await _read_body(response, max_body)
+                return _Answer(response.status, response.headers, body)
         except TimeoutError as exc:
             raise UpstreamTimeout() from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -436,7 +454,7 @@ class ImagesClient:
         fields = item if isinstance(item, dict) else {}
         encoded, url = fields.get("b64_json"), fields.get("url")
         try:
-            if isinstance(encoded, str) and encoded:
+            if isinstance(encoded, str | memoryview) and len(encoded):
                 data, info = await asyncio.to_thread(_decode_image, encoded, self._max_result_bytes)
             elif isinstance(url, str) and url:
                 data = await download(
@@ -458,9 +476,32 @@ class ImagesClient:
         )
 
 
-def _decode_image(encoded: str, max_bytes: int) -> tuple[bytes, ImageInfo]:
+async def _read_body(response: aiohttp.ClientResponse, max_body: int) -> bytearray:
+    """The whole body, or MalformedResponse past `max_body`. A body whose size is known is
+    filled into a buffer of that size, rather than grown and copied again and again."""
+    declared = response.content_length
+    exact = declared is not None and not response.headers.get("Content-Encoding")
+    if declared is not None and declared > max_body:
+        raise MalformedResponse(
+            status=response.status, request_id=response.headers.get("x-request-id")
+        )
+    body = bytearray(declared) if exact and declared else bytearray()
+    filled = 0
+    async for piece in response.content.iter_any():
+        end = filled + len(piece)
+        if end > max_body:
+            raise MalformedResponse(
+                status=response.status, request_id=response.headers.get("x-request-id")
+            )
+        body[filled:end] = piece  # in place while it fits, else it grows
+        filled = end
+    del body[filled:]
+    return body
+
+
+def _decode_image(encoded: Base64, max_bytes: int) -> tuple[bytes, ImageInfo]:
     """Decode and check a `b64_json` result (CPU work: callers run it in a thread)."""
-    data = base64.b64decode(encoded, validate=True)
+    data = decode_base64(encoded)
     return data, _check_image(data, max_bytes)
 
 

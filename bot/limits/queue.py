@@ -4,6 +4,12 @@ The next job to go is always the oldest waiting job of the member served least r
 member not served yet comes first), so one member with many jobs cannot starve the others:
 with A's five jobs and then B's one waiting, B goes second. The queue lives in this process;
 the budget that it waits on (`admit`) may be shared through the store.
+
+Only the job at the front is woken when a running place frees up, so a change costs the same
+however many jobs wait. A waiting job hears its place in line only when it really waits (it is
+beyond the free running places, or the budget holds everyone back), and the edits that tell
+members their places are capped for the whole queue (`reports_per_second`): each is a message
+edit on Discord, and without a cap a queue of n jobs moving n times makes n² of them.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,17 +31,35 @@ from bot.limits.timing import Clock, Sleep
 log = logging.getLogger(__name__)
 
 PositionCallback = Callable[[int], Awaitable[object]]
-"""Told a waiting job's place in the queue (1 = next) whenever it changes."""
+"""Told a waiting job's place in the queue (1 = next) when it changes (see `FairQueue.turn`)."""
 
 Admit = Callable[[], Awaitable[float | None]]
 """Tries to let the job at the front go: None when it may, else when to try again (epoch s)."""
+
+# Places told to members, all jobs together. Up to the burst every change is shown at once;
+# past it, changes merge and each job shows its latest place when its update comes round (the
+# job told longest ago first). With the default QUEUE_MAX of 20, one update a second each.
+REPORTS_PER_SECOND = 20.0
+REPORT_BURST = 20
+# The whole queue's order (for telling places) is worked out at most this often.
+_REPORT_PASS_SECONDS = 0.02
 
 
 @dataclass(eq=False, slots=True)
 class _Job:
     member: str
     seq: int
+    on_position: PositionCallback | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    queued: bool = True  # waiting; False once it started or left
+    # Telling the member their place, from a task of its own so a slow edit never holds up
+    # the queue: the place last handed to that task (and when), and the place last shown.
+    wanted: int | None = None
+    wanted_at: float = -math.inf
+    shown: int | None = None
+    told: asyncio.Event | None = None
+    reporter: asyncio.Task[None] | None = None
+    showing: bool = False  # an edit is in progress
 
 
 class FairQueue:
@@ -48,34 +73,50 @@ class FairQueue:
         max_waiting_per_member: int = 3,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
+        reports_per_second: float = REPORTS_PER_SECOND,
+        report_burst: int = REPORT_BURST,
     ) -> None:
         if min(max_concurrent, max_waiting, max_waiting_per_member) < 1:
             raise ValueError("max_concurrent, max_waiting and max_waiting_per_member must be >= 1")
+        if reports_per_second <= 0 or report_burst < 1:
+            raise ValueError("reports_per_second must be above 0 and report_burst at least 1")
         self.max_concurrent = max_concurrent
         self.max_waiting = max_waiting
         self.max_waiting_per_member = max_waiting_per_member
         self._clock = clock
         self._sleep = sleep
         self._waiting: dict[str, deque[_Job]] = {}
+        self._waiting_count = 0
+        self._listening = 0  # waiting jobs with an on_position
         self._running: dict[str, int] = {}
+        self._running_count = 0
         self._last_served: dict[str, int] = {}
         self._served = 0
         self._seq = itertools.count()
-        self._order: list[_Job] = []
-        self._positions: dict[_Job, int] = {}
+        # (last served, seq of the member's first waiting job, member) for each member with
+        # jobs waiting: the smallest is the front. Entries go stale as jobs leave and are
+        # dropped when they reach the top.
+        self._fronts: list[tuple[int, int, str]] = []
+        self._order: list[_Job] | None = None  # the whole service order, until the next change
         self._admitting = False
         # The last admission was refused (budget used up, or paused): nobody goes for now.
         self._held_back = False
+        self._reports_per_second = reports_per_second
+        self._report_burst = report_burst
+        self._tokens = float(report_burst)
+        self._tokens_at = -math.inf
+        self._next_pass = -math.inf
+        self._pass_timer: asyncio.TimerHandle | None = None
 
     @property
     def waiting(self) -> int:
         """Jobs waiting, all members together."""
-        return len(self._positions)
+        return self._waiting_count
 
     @property
     def running(self) -> int:
         """Jobs that got their turn and have not finished."""
-        return sum(self._running.values())
+        return self._running_count
 
     def waiting_for(self, member_key: str) -> int:
         """Jobs of this member waiting."""
@@ -83,8 +124,9 @@ class FairQueue:
 
     def wake(self) -> None:
         """Make the job at the front check again now (e.g. after the budget's pause changed)."""
-        if self._order:
-            self._order[0].wakeup.set()
+        front = self._front()
+        if front is not None:
+            front.wakeup.set()
 
     def check_room(self, member_key: str) -> None:
         """Raise `TooManyWaiting` or `QueueFull` if a new job of this member could not wait.
@@ -92,13 +134,18 @@ class FairQueue:
         Jobs that are about to take a free running place (queued only for the moment the budget
         takes to answer) do not count as waiting, unless the budget is holding everyone back.
         """
-        free = 0 if self._held_back else max(0, self.max_concurrent - self.running)
-        stuck = self._order[free:]
-        waiting_for_member = sum(1 for job in stuck if job.member == member_key)
+        free = self._free_places()
+        stuck = self._waiting_count - free
+        if stuck <= 0:
+            return
+        waiting_for_member = self.waiting_for(member_key)
+        if free and waiting_for_member:
+            going = self._service_order(limit=free)
+            waiting_for_member -= sum(1 for job in going if job.member == member_key)
         if waiting_for_member >= self.max_waiting_per_member:
             raise TooManyWaiting(waiting=waiting_for_member, limit=self.max_waiting_per_member)
-        if len(stuck) >= self.max_waiting:
-            raise QueueFull(waiting=len(stuck), limit=self.max_waiting)
+        if stuck >= self.max_waiting:
+            raise QueueFull(waiting=stuck, limit=self.max_waiting)
 
     @asynccontextmanager
     async def turn(
@@ -111,29 +158,30 @@ class FairQueue:
         """Wait for this job's turn, then hold one of the running places until the block ends.
 
         Raises `TooManyWaiting` or `QueueFull` at once when a cap is reached. `on_position` is
-        awaited with the job's place (1 = next) each time it changes while it waits; it is not
-        called at all for a job that can go at once. Cancelling the wait leaves the queue.
+        awaited with the job's place (1 = next) when the job really waits (it is beyond the
+        free running places, or the budget holds everyone back) and its place changed, within
+        the queue's cap on such reports; never for a job that goes without waiting. It runs in
+        a task of its own; an edit in progress when the turn comes is finished before the block
+        starts. Cancelling the wait leaves the queue.
         """
         self.check_room(member_key)
-        job = _Job(member_key, next(self._seq))
-        self._waiting.setdefault(member_key, deque()).append(job)
-        self._changed()
+        job = _Job(member_key, next(self._seq), on_position)
+        self._add(job)
         try:
-            await self._wait_for_turn(job, admit, on_position)
+            await self._wait_for_turn(job, admit)
         except BaseException:
-            if job in self._positions:
+            if job.queued:
                 self._remove(job)
                 self._changed()
+            self._stop_telling(job)
             raise
         try:
+            await self._told_so_far(job)
             yield
         finally:
             self._finish(member_key)
 
-    async def _wait_for_turn(
-        self, job: _Job, admit: Admit | None, on_position: PositionCallback | None
-    ) -> None:
-        reported: int | None = None
+    async def _wait_for_turn(self, job: _Job, admit: Admit | None) -> None:
         while True:
             # Cleared before reading the state, so no change after this point is missed.
             job.wakeup.clear()
@@ -148,18 +196,19 @@ class FairQueue:
                 if retry_at is None:
                     self._start(job)
                     return
-                # Whoever became first while this one was asking may go now.
-                if self._order and self._order[0] is not job:
-                    self._order[0].wakeup.set()
-            position = self._positions[job]
-            if on_position is not None and position != reported:
-                reported = position
-                await _report(on_position, position)
+                # Nobody goes for now, so every waiting job's place counts; and whoever became
+                # first while this one was asking may go (or ask) now.
+                self._changed(wake_front=False)
+                front = self._front()
+                if front is not None and front is not job:
+                    front.wakeup.set()
             await self._wait(job, retry_at)
 
     def _may_go(self, job: _Job) -> bool:
         return (
-            self._positions[job] == 1 and self.running < self.max_concurrent and not self._admitting
+            not self._admitting
+            and self._running_count < self.max_concurrent
+            and self._front() is job
         )
 
     async def _wait(self, job: _Job, retry_at: float | None) -> None:
@@ -179,15 +228,31 @@ class FairQueue:
             woken.cancel()
             await asyncio.gather(sleeper, woken, return_exceptions=True)
 
+    # --- the queue's state ---------------------------------------------------------------------
+
+    def _add(self, job: _Job) -> None:
+        jobs = self._waiting.setdefault(job.member, deque())
+        jobs.append(job)
+        if len(jobs) == 1:
+            self._push_front(job.member)
+        self._waiting_count += 1
+        if job.on_position is not None:
+            self._listening += 1
+        # Only the new job itself can have become the front, and it looks by itself.
+        self._changed(wake_front=False)
+
     def _start(self, job: _Job) -> None:
         self._remove(job)
         self._running[job.member] = self._running.get(job.member, 0) + 1
+        self._running_count += 1
         self._served += 1
         self._last_served[job.member] = self._served
+        self._push_front(job.member)
         self._changed()
 
     def _finish(self, member: str) -> None:
         self._running[member] -= 1
+        self._running_count -= 1
         if not self._running[member]:
             del self._running[member]
             self._forget_if_idle(member)
@@ -195,25 +260,59 @@ class FairQueue:
 
     def _remove(self, job: _Job) -> None:
         jobs = self._waiting[job.member]
+        was_first = jobs[0] is job
         jobs.remove(job)
+        job.queued = False
+        self._waiting_count -= 1
+        if job.on_position is not None:
+            self._listening -= 1
         if not jobs:
             del self._waiting[job.member]
             self._forget_if_idle(job.member)
+            if not self._waiting:
+                self._fronts.clear()
+        elif was_first:
+            self._push_front(job.member)
 
     def _forget_if_idle(self, member: str) -> None:
         # A member with nothing waiting or running starts afresh next time.
         if member not in self._waiting and member not in self._running:
             self._last_served.pop(member, None)
 
-    def _changed(self) -> None:
-        """Recompute every waiting job's place and let each one look at it."""
-        self._order = self._service_order()
-        self._positions = {job: place for place, job in enumerate(self._order, start=1)}
-        for job in self._order:
-            job.wakeup.set()
+    def _changed(self, *, wake_front: bool = True) -> None:
+        """After any change: the order is worked out again when needed, the front looks at
+        whether it may go now, and the places shown are brought up to date."""
+        self._order = None
+        if wake_front:
+            self.wake()
+        self._tell_places()
 
-    def _service_order(self) -> list[_Job]:
-        """The order in which the waiting jobs will go if nothing else changes."""
+    def _free_places(self) -> int:
+        return 0 if self._held_back else max(0, self.max_concurrent - self._running_count)
+
+    def _push_front(self, member: str) -> None:
+        """Rank the member by its first waiting job (after it changed), if it has one."""
+        jobs = self._waiting.get(member)
+        if jobs:
+            entry = (self._last_served.get(member, 0), jobs[0].seq, member)
+            heapq.heappush(self._fronts, entry)
+
+    def _front(self) -> _Job | None:
+        """The job that goes next if nothing else changes (the first of `_service_order`)."""
+        fronts = self._fronts
+        while fronts:
+            last_served, seq, member = fronts[0]
+            jobs = self._waiting.get(member)
+            if jobs and jobs[0].seq == seq and self._last_served.get(member, 0) == last_served:
+                return jobs[0]
+            heapq.heappop(fronts)
+        return None
+
+    def _service_order(self, *, limit: int | None = None) -> list[_Job]:
+        """The order in which the waiting jobs will go if nothing else changes (the first
+        `limit` of them when given)."""
+        if self._order is not None:
+            return self._order if limit is None else self._order[:limit]
         # (last served, first waiting job's arrival, member): the smallest goes next.
         heap = [
             (self._last_served.get(member, 0), jobs[0].seq, member)
@@ -222,8 +321,9 @@ class FairQueue:
         heapq.heapify(heap)
         taken = dict.fromkeys(self._waiting, 0)
         served = self._served
-        order = []
-        while heap:
+        wanted = self._waiting_count if limit is None else min(limit, self._waiting_count)
+        order: list[_Job] = []
+        while heap and len(order) < wanted:
             _, _, member = heapq.heappop(heap)
             jobs = self._waiting[member]
             order.append(jobs[taken[member]])
@@ -231,7 +331,99 @@ class FairQueue:
             served += 1
             if taken[member] < len(jobs):
                 heapq.heappush(heap, (served, jobs[taken[member]].seq, member))
+        if limit is None:
+            self._order = order
         return order
+
+    # --- telling members their places ----------------------------------------------------------
+
+    def _tell_places(self) -> None:
+        """Hand each really waiting job whose place changed its new place, within the cap."""
+        if not self._listening:
+            return
+        free = self._free_places()
+        if self._waiting_count <= free:
+            return  # every job waiting is about to go: nobody is told a place
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now < self._next_pass:
+            self._tell_places_at(self._next_pass)
+            return
+        self._next_pass = now + _REPORT_PASS_SECONDS
+        self._tokens = min(
+            float(self._report_burst),
+            self._tokens + max(0.0, now - self._tokens_at) * self._reports_per_second,
+        )
+        self._tokens_at = now
+        order = self._service_order()
+        due = [
+            (job.wanted_at, place, job)
+            for place, job in enumerate(order[free:], start=free + 1)
+            if job.on_position is not None and job.wanted != place
+        ]
+        if not due:
+            return
+        due.sort(key=lambda item: (item[0], item[1]))
+        count = min(len(due), int(self._tokens))
+        for _, place, job in due[:count]:
+            job.wanted, job.wanted_at = place, now
+            self._tell(job)
+        self._tokens -= count
+        if count < len(due):
+            self._tell_places_at(now + (1.0 - self._tokens) / self._reports_per_second)
+
+    def _tell_places_at(self, when: float) -> None:
+        if self._pass_timer is None:
+            self._pass_timer = asyncio.get_running_loop().call_at(when, self._timed_pass)
+
+    def _timed_pass(self) -> None:
+        self._pass_timer = None
+        self._tell_places()
+
+    def _tell(self, job: _Job) -> None:
+        if job.told is None:
+            job.told = asyncio.Event()
+            job.reporter = asyncio.create_task(
+                self._show_places(job), name=f"queue-place-{job.seq}"
+            )
+        job.told.set()
+
+    async def _show_places(self, job: _Job) -> None:
+        """The job's reporter: shows the latest place handed to it, one edit at a time."""
+        assert job.told is not None
+        assert job.on_position is not None
+        while job.queued:
+            await job.told.wait()
+            job.told.clear()
+            place = job.wanted
+            if not job.queued or place is None or place == job.shown:
+                continue
+            job.showing = True
+            try:
+                await _report(job.on_position, place)
+            finally:
+                job.showing = False
+            job.shown = place
+
+    async def _told_so_far(self, job: _Job) -> None:
+        """Once the job's turn came: let an edit in progress finish (so that whatever the
+        caller shows next comes after it), and tell nothing more."""
+        reporter = job.reporter
+        if reporter is None:
+            return
+        job.reporter = None
+        if not job.showing:
+            reporter.cancel()
+        try:
+            await asyncio.wait((reporter,))
+        except BaseException:
+            reporter.cancel()
+            raise
+
+    def _stop_telling(self, job: _Job) -> None:
+        reporter, job.reporter = job.reporter, None
+        if reporter is not None:
+            reporter.cancel()
 
 
 async def _report(on_position: PositionCallback, position: int) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gc
 import logging
 import re
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,38 @@ async def test_a_command_whose_deferral_fails_is_refunded_and_told(
         seen = await result(again)
     assert len(seen.files) == 2
     assert len(fake_api.requests) == 1
+
+
+async def test_images_arrive_byte_for_byte_also_when_the_upload_is_retried(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    # Large enough to go out in several slices; a 500 makes discord.py send the files again.
+    images = [noise_png(400, 400, seed=seed) for seed in (1, 2)]
+    assert all(len(image) > 256 * 1024 for image in images)
+    fake_api.queue_response(
+        json={
+            "created": int(time.time()),
+            "data": [{"b64_json": base64.b64encode(image).decode()} for image in images],
+        }
+    )
+    fake_discord.fail_next("PATCH", ORIGINAL, 500, 0, "Internal Server Error")
+    async with start_bot():
+        interaction = await fake_discord.invoke("imagine", {"prompt": "static", "n": 2})
+        seen = await result(interaction)
+    assert [file.data for file in seen.files] == images
+    assert not fake_discord.violations
+
+
+def test_a_posted_file_is_freed_at_once_not_by_the_garbage_collector() -> None:
+    # discord.File puts the file's own `close` back on the file after sending: without care
+    # that is a reference cycle, and every posted image stayed in memory until the next full
+    # garbage collection.
+    file = ImageFile("image-1.png", b"\x89PNG" + bytes(1_000_000)).to_file()
+    buffer = weakref.ref(file.fp)
+    gc.disable()
+    try:
+        file.close()
+        del file
+        assert buffer() is None
+    finally:
+        gc.enable()

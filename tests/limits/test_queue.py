@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -373,3 +374,146 @@ async def test_jobs_held_back_by_the_budget_count_as_waiting() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+# --- telling places: only jobs that really wait, within a cap for the whole queue --------------
+
+
+async def test_a_burst_that_fits_the_free_places_is_told_no_place() -> None:
+    # Three running places, a budget slow to answer: the jobs go one after another while it
+    # answers, but none of them waits for a place, so none is told one (no message edits).
+    queue = fair_queue(max_concurrent=3)
+    budget = SlowBudget()
+    told: list[int] = []
+    served: list[str] = []
+
+    async def tell(position: int) -> None:
+        told.append(position)
+
+    async def job(label: str) -> None:
+        async with queue.turn("u-" + label, admit=budget, on_position=tell):
+            served.append(label)
+
+    tasks = [asyncio.create_task(job(label)) for label in "abc"]
+    await eventually(lambda: queue.waiting == 3)
+    await asyncio.sleep(0.01)
+    budget.answer.set_result(None)
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert served == ["a", "b", "c"]
+    assert told == []
+
+
+async def test_places_told_are_capped_for_the_whole_queue() -> None:
+    # Room for two reports and (practically) no more: the first two jobs to wait are told
+    # their place; later changes are not told, and nobody loses their turn over it.
+    queue = FairQueue(
+        max_concurrent=1,
+        max_waiting=50,
+        max_waiting_per_member=10,
+        reports_per_second=0.001,
+        report_burst=2,
+    )
+    jobs = Jobs(queue)
+    jobs.start("x1", hold=True)
+    await eventually(lambda: jobs.served == ["x1"])
+    for waiting, label in enumerate(["a1", "b1", "c1", "d1"], start=1):
+        jobs.start(label, hold=True)
+        await eventually(lambda waiting=waiting: queue.waiting == waiting)
+    await asyncio.sleep(0.05)
+    for label in ["x1", "a1", "b1", "c1", "d1"]:
+        jobs.release[label].set()
+    await asyncio.wait_for(asyncio.gather(*jobs.tasks.values()), 5)
+    assert jobs.served == ["x1", "a1", "b1", "c1", "d1"]
+    assert {label: jobs.positions[label] for label in ["a1", "b1", "c1", "d1"]} == {
+        "a1": [1],
+        "b1": [2],
+        "c1": [],
+        "d1": [],
+    }
+
+
+async def test_an_edit_in_progress_ends_before_the_turn_starts() -> None:
+    # The member must see "number 1 in line" before anything the job shows once it runs.
+    queue = fair_queue()
+    release_a = asyncio.Event()
+    editing = asyncio.Event()
+    finish_edit = asyncio.Event()
+    shown: list[str] = []
+
+    async def slow_edit(position: int) -> None:
+        editing.set()
+        await finish_edit.wait()
+        shown.append(f"place {position}")
+
+    async def a() -> None:
+        async with queue.turn("u-a"):
+            await release_a.wait()
+
+    async def b() -> None:
+        async with queue.turn("u-b", on_position=slow_edit):
+            shown.append("running")
+
+    tasks = [asyncio.create_task(a())]
+    await eventually(lambda: queue.running == 1)
+    tasks.append(asyncio.create_task(b()))
+    await asyncio.wait_for(editing.wait(), 5)
+    release_a.set()  # b's turn comes while its edit is still in progress
+    await asyncio.sleep(0.02)
+    assert shown == []
+    finish_edit.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert shown == ["place 1", "running"]
+
+
+async def test_the_order_follows_the_round_robin_rule_whatever_arrives_when() -> None:
+    # A reference model of the rule: the oldest waiting job of the member served least
+    # recently goes next (a member with nothing waiting or running starts afresh).
+    rng = random.Random(20_240_611)
+    queue = fair_queue(max_concurrent=1, max_waiting=500, max_waiting_per_member=500)
+    jobs = Jobs(queue)
+    waiting: list[tuple[str, str]] = []  # (member, label), in arrival order
+    last_served: dict[str, int] = {}
+    served_count = 0
+    expected: list[str] = []
+    running: str | None = None  # the member whose job holds the place
+    count = 0
+    for _ in range(300):
+        if running is None or (waiting and rng.random() < 0.4) or rng.random() < 0.5:
+            member = rng.choice("abcde")
+            label = f"{member}{count}"
+            count += 1
+            jobs.start(label, hold=True)
+            waiting.append((member, label))
+            if running is None:
+                await eventually(lambda label=label: jobs.served[-1:] == [label])
+                waiting.remove((member, label))
+                served_count += 1
+                last_served[member] = served_count
+                expected.append(label)
+                running = label
+            else:
+                now_waiting = len(waiting)
+                await eventually(lambda n=now_waiting: queue.waiting == n)
+            continue
+        jobs.release[running].set()
+        finished, running = running, None
+        if not waiting:
+            await eventually(lambda: queue.running == 0)
+            last_served.pop(finished[0], None)
+            continue
+        # The running member counts as served; a member with nothing left is forgotten.
+        if not any(member == finished[0] for member, _ in waiting):
+            last_served.pop(finished[0], None)
+        member, label = min(
+            waiting, key=lambda job: (last_served.get(job[0], 0), waiting.index(job))
+        )
+        await eventually(lambda label=label: jobs.served[-1:] == [label])
+        waiting.remove((member, label))
+        served_count += 1
+        last_served[member] = served_count
+        expected.append(label)
+        running = label
+    for label in jobs.release:
+        jobs.release[label].set()
+    await asyncio.wait_for(asyncio.gather(*jobs.tasks.values()), 10)
+    assert jobs.served[: len(expected)] == expected

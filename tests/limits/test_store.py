@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from bot.limits import LimitPolicy, Window, open_store
 from bot.limits.quota import MemberQuotas
+from bot.limits.store import WindowCheck
 from bot.limits.store_memory import MemoryStore
 from bot.limits.store_redis import RedisStore
 from bot.limits.store_sqlite import SqliteStore
@@ -150,3 +151,55 @@ async def test_a_redis_server_that_stops_answering_fails_fast() -> None:
         server.close()
         await server.wait_closed()
     assert time.monotonic() - started < 3
+
+
+async def test_sqlite_concurrent_reservations_never_take_more_than_the_limit(
+    tmp_path: Path,
+) -> None:
+    # Calls made while the store's thread is busy go over together; each is still its own
+    # transaction, checked against what the ones before it wrote.
+    async with SqliteStore(tmp_path / "bot.db") as store:
+        checks = [WindowCheck(0, 50)]
+
+        async def reserve(index: int) -> bool:
+            outcome = await store.reserve(
+                "u-a", f"r{index}", images=1, checks=checks, now_ms=1_000, expires_ms=10_000
+            )
+            return outcome.admitted
+
+        admitted = await asyncio.gather(*(reserve(i) for i in range(200)))
+        assert sum(admitted) == 50
+        assert admitted[:50] == [True] * 50  # in the order they were made
+        assert len(await store.history("u-a", since_ms=0, now_ms=1_000)) == 50
+
+
+async def test_sqlite_a_call_cancelled_before_it_reached_the_thread_never_runs(
+    tmp_path: Path,
+) -> None:
+    async with SqliteStore(tmp_path / "bot.db") as store:
+        checks = [WindowCheck(0, 10)]
+        first = asyncio.create_task(
+            store.reserve("u-a", "r1", images=1, checks=checks, now_ms=1_000, expires_ms=9_000)
+        )
+        await asyncio.sleep(0)  # handed to the thread: the store is busy now
+        second = asyncio.create_task(
+            store.reserve("u-a", "r2", images=1, checks=checks, now_ms=1_000, expires_ms=9_000)
+        )
+        await asyncio.sleep(0)  # waiting for the next batch
+        second.cancel()
+        assert (await first).admitted
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        entries = await store.history("u-a", since_ms=0, now_ms=1_000)
+        assert [entry.reservation_id for entry in entries] == ["r1"]
+
+
+async def test_sqlite_close_waits_for_the_calls_made_before_it(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    await store.open()
+    pending = [asyncio.create_task(store.pause_until(5_000 + i, now_ms=0)) for i in range(20)]
+    await asyncio.sleep(0)
+    await store.close()
+    await asyncio.gather(*pending)
+    async with SqliteStore(tmp_path / "bot.db") as reopened:
+        assert await reopened.paused_until(now_ms=0) == 5_019

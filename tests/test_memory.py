@@ -1,0 +1,120 @@
+"""Room for result images: taken per task, first come first served, given back when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.memory import ImageRoom
+from tests.conftest import eventually
+
+
+class Job:
+    """A task that takes room for `images`, then holds it until the test lets it end."""
+
+    def __init__(self, room: ImageRoom, images: int, *, timeout: float = 5.0) -> None:
+        self.has_room = asyncio.Event()
+        self.end = asyncio.Event()
+        self.task = asyncio.create_task(self._run(room, images, timeout))
+
+    async def _run(self, room: ImageRoom, images: int, timeout: float) -> None:
+        await room.take(images, timeout=timeout)
+        self.has_room.set()
+        await self.end.wait()
+
+
+async def test_room_is_held_until_the_task_ends_and_goes_first_come_first_served() -> None:
+    room = ImageRoom(10)
+    first, second = Job(room, 6), Job(room, 4)
+    await eventually(lambda: second.has_room.is_set())
+    big, small = Job(room, 8), Job(room, 1)
+    await asyncio.sleep(0.01)
+    # The full room: both wait, and the small one does not overtake the big one.
+    assert not big.has_room.is_set()
+    assert not small.has_room.is_set()
+    first.end.set()
+    await asyncio.sleep(0.01)
+    assert room.free == 6
+    assert not big.has_room.is_set()
+    second.end.set()
+    await eventually(lambda: big.has_room.is_set() and small.has_room.is_set())
+    assert room.free == 1
+    big.end.set()
+    small.end.set()
+    await asyncio.gather(first.task, second.task, big.task, small.task)
+    await eventually(lambda: room.free == 10)
+
+
+async def test_a_job_larger_than_the_room_takes_all_of_it() -> None:
+    room = ImageRoom(10)
+    job = Job(room, 25)
+    await eventually(lambda: job.has_room.is_set())
+    assert room.free == 0
+    job.end.set()
+    await job.task
+    await eventually(lambda: room.free == 10)
+
+
+async def test_a_task_that_fails_gives_the_room_back() -> None:
+    room = ImageRoom(4)
+
+    async def failing() -> None:
+        await room.take(4, timeout=5)
+        raise RuntimeError("the delivery failed")
+
+    with pytest.raises(RuntimeError):
+        await asyncio.create_task(failing())
+    await eventually(lambda: room.free == 4)  # once the task's end is seen
+
+
+async def test_taking_again_in_the_same_task_keeps_what_it_has() -> None:
+    room = ImageRoom(4)
+
+    async def retried() -> int:
+        await room.take(3, timeout=5)
+        await room.take(3, timeout=5)  # e.g. a second attempt at the same answer
+        return room.free
+
+    assert await asyncio.create_task(retried()) == 1
+    await eventually(lambda: room.free == 4)
+
+
+async def test_a_cancelled_wait_leaves_the_line_and_lets_the_next_one_in() -> None:
+    room = ImageRoom(4)
+    holder = Job(room, 3)
+    await eventually(lambda: holder.has_room.is_set())
+    big, small = Job(room, 4), Job(room, 1)
+    await asyncio.sleep(0.01)
+    assert not small.has_room.is_set()  # behind the big one
+    big.task.cancel()
+    await eventually(lambda: small.has_room.is_set())
+    holder.end.set()
+    small.end.set()
+    await asyncio.gather(holder.task, small.task)
+    with pytest.raises(asyncio.CancelledError):
+        await big.task
+    await eventually(lambda: room.free == 4)
+
+
+async def test_after_the_timeout_a_job_goes_on_without_room(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    room = ImageRoom(2)
+    holder = Job(room, 2)
+    await eventually(lambda: holder.has_room.is_set())
+    late = Job(room, 2, timeout=0.05)
+    await asyncio.wait_for(late.has_room.wait(), 5)
+    assert "no room for 2 result images" in caplog.text
+    late.end.set()
+    await late.task
+    await asyncio.sleep(0.01)
+    assert room.free == 0  # it took none, so it gave none back
+    holder.end.set()
+    await holder.task
+    await eventually(lambda: room.free == 2)
+
+
+def test_the_room_must_hold_something() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        ImageRoom(0)
