@@ -99,7 +99,8 @@ def decode_base64(text: Base64) -> bytes:
     """Strict base64 (the alphabet and final padding only): binascii.Error (a ValueError)
     on anything else, ValueError for a str that is not ASCII."""
     if pybase64 is not None:
-        return pybase64.b64decode(text, validate=True)
+        decoded: bytes = pybase64.b64decode(text, validate=True)
+        return decoded
     return decode_base64_stdlib(text)
 
 
