@@ -759,7 +759,9 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a shorter smoke run (2-3 minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a shorter smoke run (about 1.5 minutes)"
+    )
     parser.add_argument(
         "--only",
         default=",".join(SCENARIOS),
