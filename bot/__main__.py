@@ -12,7 +12,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
@@ -23,6 +25,8 @@ from bot.config import ConfigError, Settings, configure_logging
 
 log = logging.getLogger("bot")
 
+T = TypeVar("T")
+
 
 async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None = None) -> None:
     """Run the bot until it is closed or the process is asked to stop (SIGTERM, SIGINT)."""
@@ -30,6 +34,7 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
     async with aiohttp.ClientSession(timeout=timeout) as session:
         bot = ImagineBot(settings, session)
         loop = asyncio.get_running_loop()
+        log.info("starting on the %s event loop", type(loop).__module__.split(".")[0])
         stopping: list[asyncio.Task[None]] = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             # Not available off the main thread or on Windows; Ctrl+C then ends the loop instead.
@@ -49,6 +54,19 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
                     loop.remove_signal_handler(signum)
 
 
+def run_forever(settings: Settings, main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` on the event loop the settings name: uvloop (libuv's, about a quarter less
+    CPU per interaction in a burst, measured in bench/) or the standard library's."""
+    if settings.event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed here; using the standard asyncio event loop")
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
+
+
 def main() -> int:
     """Command-line entry point; returns the exit status."""
     load_dotenv(Path.cwd() / ".env", override=False)
@@ -59,7 +77,7 @@ def main() -> int:
         return 2
     configure_logging(settings.log_level)
     try:
-        asyncio.run(run(settings))
+        run_forever(settings, run(settings))
     except discord.LoginFailure:
         log.error("Discord refused the bot token. Check DISCORD_TOKEN (Bot > Reset Token).")
         return 1

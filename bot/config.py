@@ -33,6 +33,7 @@ T = TypeVar("T")
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-image-2"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 class ConfigError(Exception):
@@ -73,6 +74,7 @@ class Settings:
     data_dir: Path = Path("data")
     discord_guild_id: int | None = None
     log_level: str = "INFO"
+    event_loop: str = "uvloop"
     max_attachment_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     max_result_bytes: int = 50 * 1024 * 1024
@@ -180,6 +182,9 @@ class Settings:
             ),
             log_level=reader.get(
                 "LOG_LEVEL", "INFO", _parse_log_level, "one of " + ", ".join(_LOG_LEVELS)
+            ),
+            event_loop=reader.get(
+                "EVENT_LOOP", "uvloop", _parse_event_loop, "one of " + ", ".join(_EVENT_LOOPS)
             ),
             max_attachment_bytes=reader.get(
                 "MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, _positive_int, "a number of bytes"
@@ -312,6 +317,13 @@ def _parse_log_level(raw: str) -> str:
     if level not in _LOG_LEVELS:
         raise ValueError(raw)
     return level
+
+
+def _parse_event_loop(raw: str) -> str:
+    loop = raw.strip().lower()
+    if loop not in _EVENT_LOOPS:
+        raise ValueError(raw)
+    return loop
 
 
 def _parse_state_url(raw: str) -> str:

@@ -32,6 +32,14 @@ def test_defaults() -> None:
     assert settings.allow_dms is False
 
 
+def test_event_loop_choice() -> None:
+    assert Settings.from_env(base_env()).event_loop == "uvloop"
+    assert Settings.from_env(base_env(EVENT_LOOP="AsyncIO")).event_loop == "asyncio"
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(base_env(EVENT_LOOP="trio"))
+    assert [p.split(":")[0] for p in caught.value.problems] == ["EVENT_LOOP"]
+
+
 def test_secrets_never_in_repr() -> None:
     settings = Settings.from_env(base_env(USER_ID_SALT="a-salt-of-sixteen-chars"))
     text = repr(settings) + str(settings) + f"{settings}"
