@@ -9,6 +9,7 @@ Every command's task (the command and then its error handling) is tracked from t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
@@ -231,10 +232,14 @@ def _command_name(interaction: discord.Interaction) -> str:
 
 
 class JobTracker:
-    """Knows which commands are still working, so shutdown can let them finish."""
+    """Knows which commands are still working, so shutdown can let them finish, and which
+    still owe Discord their first answer, so work that can wait lets those go first."""
 
     def __init__(self) -> None:
         self._jobs: dict[asyncio.Task[Any], discord.Interaction] = {}
+        self._unanswered: set[asyncio.Task[Any]] = set()
+        self._all_answered = asyncio.Event()
+        self._all_answered.set()
 
     def __len__(self) -> int:
         return sum(1 for task in self._jobs if not task.done())
@@ -242,10 +247,33 @@ class JobTracker:
     def add(self, task: asyncio.Task[Any], interaction: discord.Interaction) -> None:
         """Track `task`, which answers `interaction`, until it ends."""
         self._jobs[task] = interaction
+        self._unanswered.add(task)
+        self._all_answered.clear()
         task.add_done_callback(self._forget)
+
+    def answered(self, task: asyncio.Task[Any] | None) -> None:
+        """`task` has sent Discord its first answer (a deferral, say); ending counts too."""
+        if task is not None:
+            self._unanswered.discard(task)
+        if not self._unanswered:
+            self._all_answered.set()
+
+    async def let_first_answers_go(self, longest: float) -> None:
+        """Wait (up to `longest` seconds) until every command has sent its first answer.
+
+        Discord gives a command 3 seconds for that answer and then minutes for the rest. When
+        hundreds arrive at once, the Images API calls and uploads of the first ones would
+        otherwise share the CPU with the deferrals of the last ones and make them late.
+        """
+        if self._all_answered.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(longest):
+                await self._all_answered.wait()
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._jobs.pop(task, None)
+        self.answered(task)
 
     def _running(self) -> set[asyncio.Task[Any]]:
         return {task for task in self._jobs if not task.done()}

@@ -7,6 +7,7 @@ as fixed decorators: Discord's own UI then offers only valid choices.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -35,6 +36,9 @@ T = TypeVar("T")
 
 # Discord caps a STRING option at 6000 characters; longer prompts cannot be typed anyway.
 DISCORD_STRING_MAX = 6000
+# The longest a deferred job lets newer commands defer first (a burst's deferrals take a
+# fraction of a second; Discord allows 3 s for them).
+FIRST_ANSWERS_WAIT = 1.0
 
 _SIZE_LABELS = {"auto": "auto (the model picks)"}
 _CHOICE_LABELS: Mapping[str, Mapping[str, str]] = {
@@ -157,11 +161,14 @@ async def start_job(
 ) -> Reservation:
     """Check the member may use the command here (and the prompt passes the server's blocked
     terms), reserve their images, then defer: a refusal is private and immediate, costs
-    nothing, and nothing slow happens before Discord hears back within its 3 seconds."""
+    nothing, and nothing slow happens before Discord hears back within its 3 seconds. Then
+    let the other commands that arrived meanwhile defer before this one goes on."""
     settings = await bot.service.admit(member, prompt)
     held = await bot.service.reserve(member, images, settings)
     try:
         await interaction.response.defer(thinking=True)
+        bot.jobs.answered(asyncio.current_task())
+        await bot.jobs.let_first_answers_go(FIRST_ANSWERS_WAIT)
     except BaseException:
         await held.refund()
         raise
