@@ -29,8 +29,9 @@ class MemberIds:
         self._salt = salt
 
     def __call__(self, discord_user_id: int) -> str:
-        digest = hmac.new(self._salt, str(discord_user_id).encode(), hashlib.sha256)
-        return "u-" + digest.hexdigest()[:32]
+        # hmac.digest: OpenSSL's one-shot HMAC, several times faster than building an HMAC object.
+        digest = hmac.digest(self._salt, str(discord_user_id).encode(), hashlib.sha256)
+        return "u-" + digest.hex()[:32]
 
     def __repr__(self) -> str:
         return "MemberIds(salt='********')"
