@@ -1,13 +1,16 @@
 """The bot's side of a benchmark: `python -m bench.launcher`, started by bench/world.py.
 
 Does what `python -m bot` does (settings from the environment, logging, `bot.__main__.run`
-until SIGTERM), with three additions that only a benchmark needs:
+on the configured event loop until SIGTERM), with three additions that only a benchmark needs:
 
 - discord.py is pointed at the fake Discord whose URLs are in BENCH_DISCORD_API,
   BENCH_DISCORD_GATEWAY and BENCH_DISCORD_CDN (the fake patches discord.py only in its own
   process, and this is another one);
 - a task sleeps 10 ms again and again and records how late it wakes up: the event loop's lag;
 - at exit it writes the lag samples, its peak RSS and its CPU time to BENCH_STATS_FILE as JSON.
+
+With BENCH_BARE_DISCORD_PY set it runs, instead of our bot, a discord.py bot whose /imagine only
+defers: the reference point for the deferral burst.
 
 `.env` is not read, so a developer's own settings never leak into a benchmark. With
 BENCH_CPROFILE set, the event loop's thread runs under cProfile and its stats are saved there.
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import yarl
 
-from bot.__main__ import run
+from bot.__main__ import run, run_forever
 from bot.config import ConfigError, Settings, configure_logging
 
 LAG_INTERVAL = 0.010
@@ -62,10 +65,44 @@ def point_discord_py_at(api_base: str, gateway_url: str, cdn_base: str) -> None:
     Asset.BASE = cdn_base
 
 
+async def bare_discord_py(settings: Settings) -> None:
+    """The reference point: a discord.py bot whose /imagine only defers, nothing of ours.
+
+    Same library, same event loop, same fakes: what a burst costs before any of our code."""
+    import signal
+
+    import discord
+    from discord import app_commands
+
+    intents = discord.Intents.none()
+    intents.guilds = True  # as the real bot: its channels and roles are cached
+    client = discord.Client(intents=intents)
+    tree = app_commands.CommandTree(client)
+    guild = discord.Object(settings.discord_guild_id or 0)
+
+    @tree.command(name="imagine", description="Defers, nothing else", guild=guild)
+    async def imagine(
+        interaction: discord.Interaction, prompt: str, n: int = 1, size: str | None = None
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+
+    async def setup_hook() -> None:
+        await tree.sync(guild=guild)
+
+    client.setup_hook = setup_hook  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(client.close()))
+    async with client:
+        await client.start(settings.discord_token.reveal())
+
+
 async def _run(settings: Settings, monitor: LagMonitor) -> None:
     watcher = asyncio.create_task(monitor.run(), name="bench-lag-monitor")
     try:
-        await run(settings)
+        if os.environ.get("BENCH_BARE_DISCORD_PY"):
+            await bare_discord_py(settings)
+        else:
+            await run(settings)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -104,7 +141,7 @@ def main() -> int:
     try:
         if profiler is not None:
             profiler.enable()
-        asyncio.run(_run(settings, monitor))
+        run_forever(settings, _run(settings, monitor))
     except BaseException as exc:
         error = repr(exc)
         raise

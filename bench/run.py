@@ -244,6 +244,25 @@ class Context:
 # --- 1. deferral -------------------------------------------------------------------------------
 
 
+async def burst_of(
+    w: World, size: int, tag: str, timeout: float, *, images: bool = True
+) -> list[Job]:
+    """`size` members type /imagine at the same moment."""
+    return await asyncio.gather(
+        *(
+            run_job(
+                w.discord,
+                w.members[i],
+                tag=f"{tag}{size}-{i}",
+                n=1,
+                timeout=timeout,
+                images=images,
+            )
+            for i in range(size)
+        )
+    )
+
+
 async def deferral(ctx: Context) -> dict[str, Any]:
     """Deferral latency one at a time, then bursts (tiny images: this is about the deferral)."""
     scale = ctx.scale
@@ -263,21 +282,11 @@ async def deferral(ctx: Context) -> dict[str, Any]:
             for size in scale.bursts:
                 await asyncio.sleep(0.5)
                 window = Window(bot)
-                burst = await asyncio.gather(
-                    *(
-                        run_job(
-                            w.discord,
-                            w.members[i],
-                            tag=f"d{size}-{i}",
-                            n=1,
-                            timeout=scale.job_timeout,
-                        )
-                        for i in range(size)
-                    )
-                )
+                burst = await burst_of(w, size, "d", scale.job_timeout)
                 windows.append(({"at_once": size, "jobs": burst}, window.close()))
                 print(f"  {size} at once: done")
         late = sum(1 for v in w.discord.violations if v.kind == "deadline")
+    reference = await bare_discord_py_burst(ctx, biggest)
     for info, window in windows:
         jobs: list[Job] = info["jobs"]
         deferrals = [j.deferral for j in jobs if j.deferral is not None]
@@ -291,7 +300,33 @@ async def deferral(ctx: Context) -> dict[str, Any]:
                 **window.figures(),
             }
         )
-    return {"upstream_latency": ctx.latency, "late_callbacks": late, "runs": results}
+    return {
+        "upstream_latency": ctx.latency,
+        "late_callbacks": late,
+        "runs": results,
+        "reference": reference,
+    }
+
+
+async def bare_discord_py_burst(ctx: Context, size: int) -> dict[str, Any]:
+    """The same burst answered by a discord.py bot whose command only defers (none of our
+    code), on the same event loop and fakes: the floor that discord.py itself sets here."""
+    async with world(members=size, latency=ctx.latency, pngs=None) as w:
+        settings = {**HIGH_LIMITS, **B64_MODEL, "BENCH_BARE_DISCORD_PY": "1"}
+        async with ctx.bot(w, "deferral-discord.py-alone", settings) as bot:
+            await run_job(w.discord, w.members[0], tag="warm", n=1, images=False)
+            await asyncio.sleep(0.5)
+            window = Window(bot)
+            burst = await burst_of(w, size, "bare", ctx.scale.job_timeout, images=False)
+            window.close()
+        print(f"  {size} at once, discord.py alone: done")
+    return {
+        "at_once": size,
+        "jobs": len(burst),
+        "deferral": spread([j.deferral for j in burst if j.deferral is not None]),
+        "errors": job_errors(burst),
+        **window.figures(),
+    }
 
 
 # --- 2. overhead -------------------------------------------------------------------------------
@@ -299,20 +334,29 @@ async def deferral(ctx: Context) -> dict[str, Any]:
 
 def overhead_of(job: Job, api: BenchImagesAPI) -> dict[str, float] | None:
     calls = api.calls.get(job.tag, [])
-    if job.end_to_end is None or job.sent_at is None or job.final_at is None or len(calls) != 1:
+    if (
+        job.end_to_end is None
+        or job.sent_at is None
+        or job.final_at is None
+        or job.delivered_at is None
+        or job.final_request_at is None
+        or len(calls) != 1
+    ):
         return None
     call = calls[0]
+    # The bot's part ends when the last byte of its upload has reached Discord; what the fake
+    # Discord then does with the 10 MB (parsing, storing) is Discord's work, reported apart.
+    delivered = job.delivered_at - job.sent_at
     return {
         "end_to_end": job.end_to_end,
         "upstream": call.seconds,
-        "overhead": job.end_to_end - call.seconds,
+        "overhead": delivered - call.seconds,
         "before_upstream": call.arrived - job.sent_at,  # defer, reserve, queue, send
-        "after_upstream": job.final_at - call.answered,  # read, decode, check, post
-        # From the first byte of the request with the files to the fake Discord having read,
-        # parsed and stored it: the upload itself, and the fake's own work.
-        "discord_receive": (
-            job.final_at - job.final_request_at if job.final_request_at is not None else 0.0
-        ),
+        "after_upstream": job.delivered_at - call.answered,  # read, decode, check, upload
+        # From the headers of the request with the files to its last byte read by the fake.
+        "upload": job.delivered_at - job.final_request_at,
+        # The fake Discord parsing and storing that request: not in the overhead.
+        "discord_parse": job.final_at - job.delivered_at,
     }
 
 
@@ -357,7 +401,8 @@ async def overhead(ctx: Context) -> dict[str, Any]:
                                 "upstream",
                                 "before_upstream",
                                 "after_upstream",
-                                "discord_receive",
+                                "upload",
+                                "discord_parse",
                             )
                         },
                         **window.figures(),
@@ -582,6 +627,18 @@ def table(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 )
             )
             lags.append((f"deferral {label}", run))
+        reference = figures["deferral"].get("reference")
+        if reference:
+            d = reference["deferral"]
+            errors = f", {sum(reference['errors'].values())} failed" if reference["errors"] else ""
+            rows.append(
+                (
+                    f"1 deferral, {reference['at_once']} at once, discord.py alone (reference)",
+                    f"p50 {ms(d['p50'])}, p99 {ms(d['p99'])}, max {ms(d['max'])}{errors}",
+                    "",
+                    "",
+                )
+            )
     if "overhead" in figures:
         for run in figures["overhead"]["runs"]:
             o = run["overhead"]

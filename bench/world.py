@@ -362,6 +362,7 @@ class Job:
     deferral: float | None = None  # INTERACTION_CREATE written -> callback received
     final_at: float | None = None  # the message with the files arrived
     final_request_at: float | None = None  # the request carrying them reached the fake Discord
+    delivered_at: float | None = None  # ... and its last byte had been read there
     files: int = 0
     error: str | None = None
 
@@ -384,8 +385,10 @@ async def run_job(
     n: int,
     size: str = "1024x1024",
     timeout: float = 120.0,
+    images: bool = True,
 ) -> Job:
-    """A member types `/imagine`; returns when the images arrived, or on error or timeout."""
+    """A member types `/imagine`; returns when the images arrived, or on error or timeout
+    (with `images=False`, once the command has deferred)."""
     job = Job(tag, n)
     try:
         async with asyncio.timeout(timeout):
@@ -401,11 +404,14 @@ async def run_job(
             if callback.type != 5 or not callback.ok:
                 job.error = f"callback type {callback.type} status {callback.status}"
                 return job
+            if not images:
+                return job
             final = await interaction.wait_for_final(timeout, predicate=_has_files)
             job.final_at, job.files = final.at, len(final.files)
             carrying = [r for r in interaction.original_edits if r.files]
             if carrying:
                 job.final_request_at = carrying[0].at
+                job.delivered_at = carrying[0].body_at
             if job.files != n:
                 job.error = f"{job.files} files instead of {n}"
     except TimeoutError:
