@@ -31,7 +31,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -82,6 +82,7 @@ class Scale:
 
     singles: int  # deferrals measured one at a time
     bursts: tuple[int, ...]
+    burst_repeats: int  # how many times the biggest burst runs
     overhead_jobs: int  # per (format, n)
     overhead_ns: tuple[int, ...]
     throughput_seconds: float
@@ -97,6 +98,7 @@ class Scale:
 FULL = Scale(
     singles=20,
     bursts=(50, 200, 500),
+    burst_repeats=5,
     overhead_jobs=20,
     overhead_ns=(1, 4, 10),
     throughput_seconds=20.0,
@@ -111,6 +113,7 @@ FULL = Scale(
 QUICK = Scale(
     singles=5,
     bursts=(50, 200, 500),
+    burst_repeats=2,
     overhead_jobs=5,
     overhead_ns=(1, 4, 10),
     throughput_seconds=6.0,
@@ -263,12 +266,28 @@ async def burst_of(
     )
 
 
+def bursts_figures(bursts: list[list[Job]]) -> dict[str, Any]:
+    """One burst's p99 is its few slowest deferrals, which one hiccup of the machine moves by
+    100 ms; the burst is repeated and the one with the median p99 is reported, with the range."""
+    spreads = [spread([j.deferral for j in burst if j.deferral is not None]) for burst in bursts]
+    ranked = sorted(range(len(bursts)), key=lambda k: spreads[k]["p99"] or math.inf)
+    median = ranked[(len(ranked) - 1) // 2]
+    jobs = [job for burst in bursts for job in burst]
+    return {
+        "jobs": len(jobs),
+        "bursts": len(bursts),
+        "deferral": spreads[median],
+        "bursts_p99": [sp["p99"] for sp in spreads],
+        "errors": job_errors(jobs),
+    }
+
+
 async def deferral(ctx: Context) -> dict[str, Any]:
     """Deferral latency one at a time, then bursts (tiny images: this is about the deferral)."""
     scale = ctx.scale
     biggest = max(scale.bursts)
     results: list[dict[str, Any]] = []
-    windows: list[tuple[dict[str, Any], Window]] = []
+    windows: list[tuple[int, list[list[Job]], Window]] = []
     async with world(members=biggest, latency=ctx.latency, pngs=None) as w:
         async with ctx.bot(w, "deferral", {**HIGH_LIMITS, **B64_MODEL}) as bot:
             window = Window(bot)
@@ -278,25 +297,33 @@ async def deferral(ctx: Context) -> dict[str, Any]:
                 )
                 for i in range(scale.singles)
             ]
-            windows.append(({"at_once": 1, "jobs": singles}, window.close()))
+            windows.append((1, [singles], window.close()))
             for size in scale.bursts:
-                await asyncio.sleep(0.5)
+                repeats = scale.burst_repeats if size == biggest else 1
                 window = Window(bot)
-                burst = await burst_of(w, size, "d", scale.job_timeout)
-                windows.append(({"at_once": size, "jobs": burst}, window.close()))
-                print(f"  {size} at once: done")
+                bursts = []
+                for k in range(repeats):
+                    await asyncio.sleep(0.5)
+                    bursts.append(await burst_of(w, size, f"d{k}-", scale.job_timeout))
+                windows.append((size, bursts, window.close()))
+                print(f"  {size} at once: done" + (f" ({repeats} times)" if repeats > 1 else ""))
         late = sum(1 for v in w.discord.violations if v.kind == "deadline")
     reference = await bare_discord_py_burst(ctx, biggest)
-    for info, window in windows:
-        jobs: list[Job] = info["jobs"]
-        deferrals = [j.deferral for j in jobs if j.deferral is not None]
+    for size, bursts, window in windows:
+        jobs = [job for burst in bursts for job in burst]
+        if len(bursts) > 1:
+            figures = bursts_figures(bursts)
+        else:
+            figures = {
+                "jobs": len(jobs),
+                "deferral": spread([j.deferral for j in jobs if j.deferral is not None]),
+                "errors": job_errors(jobs),
+            }
         results.append(
             {
-                "at_once": info["at_once"],
-                "jobs": len(jobs),
-                "deferral": spread(deferrals),
+                "at_once": size,
+                **figures,
                 "end_to_end": spread([e for j in jobs if (e := j.end_to_end) is not None]),
-                "errors": job_errors(jobs),
                 **window.figures(),
             }
         )
@@ -309,24 +336,22 @@ async def deferral(ctx: Context) -> dict[str, Any]:
 
 
 async def bare_discord_py_burst(ctx: Context, size: int) -> dict[str, Any]:
-    """The same burst answered by a discord.py bot whose command only defers (none of our
+    """The same bursts answered by a discord.py bot whose command only defers (none of our
     code), on the same event loop and fakes: the floor that discord.py itself sets here."""
     async with world(members=size, latency=ctx.latency, pngs=None) as w:
         settings = {**HIGH_LIMITS, **B64_MODEL, "BENCH_BARE_DISCORD_PY": "1"}
         async with ctx.bot(w, "deferral-discord.py-alone", settings) as bot:
             await run_job(w.discord, w.members[0], tag="warm", n=1, images=False)
-            await asyncio.sleep(0.5)
             window = Window(bot)
-            burst = await burst_of(w, size, "bare", ctx.scale.job_timeout, images=False)
+            bursts = []
+            for k in range(ctx.scale.burst_repeats):
+                await asyncio.sleep(0.5)
+                bursts.append(
+                    await burst_of(w, size, f"bare{k}-", ctx.scale.job_timeout, images=False)
+                )
             window.close()
         print(f"  {size} at once, discord.py alone: done")
-    return {
-        "at_once": size,
-        "jobs": len(burst),
-        "deferral": spread([j.deferral for j in burst if j.deferral is not None]),
-        "errors": job_errors(burst),
-        **window.figures(),
-    }
+    return {"at_once": size, **bursts_figures(bursts), **window.figures()}
 
 
 # --- 2. overhead -------------------------------------------------------------------------------
@@ -605,40 +630,35 @@ def judge(value: float | None, target: float) -> str:
     return "pass" if value < target else "MISS"
 
 
+def deferral_text(run: dict[str, Any]) -> str:
+    d = run["deferral"]
+    text = f"p50 {ms(d['p50'])}, p99 {ms(d['p99'])}, max {ms(d['max'])}"
+    if run.get("bursts", 1) > 1:
+        low, high = min(run["bursts_p99"]), max(run["bursts_p99"])
+        text += f" (median of {run['bursts']} bursts; their p99 {ms(low)} to {ms(high)})"
+    if run["errors"]:
+        text += f", {sum(run['errors'].values())} failed"
+    return text
+
+
 def table(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(measure, value, target, verdict) rows."""
     rows: list[tuple[str, str, str, str]] = []
     lags: list[tuple[str, dict[str, Any]]] = []
     if "deferral" in figures:
-        for run in figures["deferral"]["runs"]:
-            d = run["deferral"]
+        runs = figures["deferral"]["runs"]
+        reference = figures["deferral"].get("reference")
+        for run in [*runs, *([reference] if reference else [])]:
             label = "1 at a time" if run["at_once"] == 1 else f"{run['at_once']} at once"
             target, verdict = "", ""
-            if run["at_once"] == max(r["at_once"] for r in figures["deferral"]["runs"]):
+            if run is reference:
+                label += ", discord.py alone (reference)"
+            elif run["at_once"] == max(r["at_once"] for r in runs):
                 target = f"p99 < {ms(DEFERRAL_P99_TARGET)}"
-                verdict = judge(d["p99"], DEFERRAL_P99_TARGET)
-            errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
-            rows.append(
-                (
-                    f"1 deferral, {label}",
-                    f"p50 {ms(d['p50'])}, p99 {ms(d['p99'])}, max {ms(d['max'])}{errors}",
-                    target,
-                    verdict,
-                )
-            )
-            lags.append((f"deferral {label}", run))
-        reference = figures["deferral"].get("reference")
-        if reference:
-            d = reference["deferral"]
-            errors = f", {sum(reference['errors'].values())} failed" if reference["errors"] else ""
-            rows.append(
-                (
-                    f"1 deferral, {reference['at_once']} at once, discord.py alone (reference)",
-                    f"p50 {ms(d['p50'])}, p99 {ms(d['p99'])}, max {ms(d['max'])}{errors}",
-                    "",
-                    "",
-                )
-            )
+                verdict = judge(run["deferral"]["p99"], DEFERRAL_P99_TARGET)
+            rows.append((f"1 deferral, {label}", deferral_text(run), target, verdict))
+            if run is not reference:
+                lags.append((f"deferral {label}", run))
     if "overhead" in figures:
         for run in figures["overhead"]["runs"]:
             o = run["overhead"]
@@ -814,6 +834,17 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
     return figures
 
 
+def harness_loop(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """The fakes run on uvloop too, where installed: Python 3.11's standard loop moves the
+    unsent rest of a big response after every partial send, so the fake Images API serving
+    ten 2.2 MB files counted ~50 ms of its own work against the bot's URL results."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -874,7 +905,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale=scale, latency=args.latency, profile=args.profile, pngs=pngs, bot_env=extra_env
     )
     started = time.monotonic()
-    figures = asyncio.run(run_all(ctx, only))
+    figures = harness_loop(run_all(ctx, only))
     rows = table(figures)
     report = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
