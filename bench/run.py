@@ -31,7 +31,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -834,17 +834,6 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
     return figures
 
 
-def harness_loop(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-    """The fakes run on uvloop too, where installed: Python 3.11's standard loop moves the
-    unsent rest of a big response after every partial send, so the fake Images API serving
-    ten 2.2 MB files counted ~50 ms of its own work against the bot's URL results."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -905,7 +894,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale=scale, latency=args.latency, profile=args.profile, pngs=pngs, bot_env=extra_env
     )
     started = time.monotonic()
-    figures = harness_loop(run_all(ctx, only))
+    figures = asyncio.run(run_all(ctx, only))
     rows = table(figures)
     report = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
