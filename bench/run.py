@@ -759,7 +759,9 @@ def performance_section(report: dict[str, Any], rows: Sequence[tuple[str, str, s
             "",
             f"Machine: {info['cpus']} CPUs (`nproc`), {info['cpu_model']}, "
             f"Python {info['python']}; discord.py {info['packages']['discord.py']}, "
-            f"aiohttp {info['packages']['aiohttp']}, Pillow {info['packages']['pillow']}. "
+            f"aiohttp {info['packages']['aiohttp']}, Pillow {info['packages']['pillow']}, "
+            f"uvloop {info['packages']['uvloop']} (the bot's event loop), "
+            f"orjson {info['packages']['orjson']}. "
             f"Commit {info['commit']}"
             + (" with uncommitted changes" if info["uncommitted_changes"] else "")
             + f", {report['mode']} run of {report['when']}; fake Images API latency "
@@ -803,7 +805,10 @@ def machine() -> dict[str, Any]:
         "cpu_model": cpu,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "packages": {name: metadata.version(name) for name in ("discord.py", "aiohttp", "pillow")},
+        "packages": {
+            name: metadata.version(name)
+            for name in ("discord.py", "aiohttp", "pillow", "uvloop", "orjson")
+        },
         "commit": git("rev-parse", "--short", "HEAD"),
         "uncommitted_changes": [line for line in git("status", "--short").splitlines() if line],
     }

@@ -2,10 +2,11 @@
 
 On a connection of its own, through aiosqlite, with the same WAL mode and busy timeout as
 `bot.limits.store_sqlite` (which runs plain sqlite3 on a thread of its own to batch a burst's
-reservations; settings change far too rarely to need that). A change is one `BEGIN IMMEDIATE` transaction (read, change, write),
-which takes SQLite's write lock up front, so changes from this process or another one on the
-same file are serialised. The file's `user_version` belongs to the limits store and is left
-alone: this table is created with IF NOT EXISTS and its documents carry their own version.
+reservations; settings change far too rarely to need that). A change is one `BEGIN
+IMMEDIATE` transaction (read, change, write), which takes SQLite's write lock up front, so
+changes from this process or another one on the same file are serialised. The file's
+`user_version` belongs to the limits store and is left alone: this table is created with IF
+NOT EXISTS and its documents carry their own version.
 """
 
 from __future__ import annotations
