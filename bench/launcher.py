@@ -31,8 +31,8 @@ from pathlib import Path
 
 import yarl
 
-from bot.__main__ import run, run_forever
-from bot.config import ConfigError, Settings, configure_logging
+from bot.__main__ import run, run_forever, settings_from_environment
+from bot.config import Settings
 
 LAG_INTERVAL = 0.010
 _MAX_SAMPLES = 2_000_000  # ~5.5 hours at 100 a second: a bound, never reached by a run
@@ -123,12 +123,9 @@ def _write_stats(path: Path, monitor: LagMonitor, error: str | None) -> None:
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_env(os.environ)
-    except ConfigError as exc:
-        print(exc.report(), file=sys.stderr)
+    settings = settings_from_environment()
+    if settings is None:
         return 2
-    configure_logging(settings.log_level)
     point_discord_py_at(
         os.environ["BENCH_DISCORD_API"],
         os.environ["BENCH_DISCORD_GATEWAY"],

@@ -67,15 +67,24 @@ def run_forever(settings: Settings, main: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(main)
 
 
-def main() -> int:
-    """Command-line entry point; returns the exit status."""
-    load_dotenv(Path.cwd() / ".env", override=False)
+def settings_from_environment() -> Settings | None:
+    """The settings from the environment, with logging configured; None (every problem
+    printed) when they are incomplete or wrong."""
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         print(exc.report(), file=sys.stderr)
-        return 2
+        return None
     configure_logging(settings.log_level)
+    return settings
+
+
+def main() -> int:
+    """Command-line entry point; returns the exit status."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    settings = settings_from_environment()
+    if settings is None:
+        return 2
     try:
         run_forever(settings, run(settings))
     except discord.LoginFailure:
