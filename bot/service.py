@@ -119,8 +119,6 @@ class ImageService:
         self.limits = imaging.Limits(
             max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels
         )
-        # Reads of a server's settings in progress: a burst of commands shares one.
-        self._settings_reads: dict[int, asyncio.Future[ServerSettings]] = {}
         self.images_in_memory = ImageRoom(IMAGES_IN_MEMORY)
         self._room_wait = min(_ROOM_WAIT_MAX, settings.request_timeout / 3)
 
@@ -161,24 +159,9 @@ class ImageService:
 
     async def server_settings(self, member: Member) -> ServerSettings | None:
         """The settings of the server the member is on (None in direct messages)."""
-        guild_id = member.guild_id
-        if guild_id is None:
+        if member.guild_id is None:
             return None
-        # The store caches for a few seconds; when that runs out in the middle of a burst,
-        # every command would otherwise read the database at once, ahead of its deferral.
-        reading = self._settings_reads.get(guild_id)
-        if reading is None:
-            reading = asyncio.ensure_future(self.servers.get(guild_id))
-            self._settings_reads[guild_id] = reading
-            reading.add_done_callback(functools.partial(self._settings_read, guild_id))
-        # Shielded: one caller's cancellation must not cancel the read for the others.
-        return await asyncio.shield(reading)
-
-    def _settings_read(self, guild_id: int, done: asyncio.Future[ServerSettings]) -> None:
-        if self._settings_reads.get(guild_id) is done:
-            del self._settings_reads[guild_id]
-        if not done.cancelled():
-            done.exception()  # seen, even if every caller had left meanwhile
+        return await self.servers.get(member.guild_id)
 
     async def admit(self, member: Member, prompt: str | None) -> ServerSettings | None:
         """May the member use the commands here, with this prompt? The cheap layers only

@@ -1,4 +1,4 @@
-"""The service's own care for bursts: one read of a server's settings for many commands."""
+"""Bursts: one read of a server's settings for many commands, shared by the settings store."""
 
 from __future__ import annotations
 
@@ -83,3 +83,21 @@ async def test_direct_messages_have_no_server_settings(
     images, servers = service
     assert await images.server_settings(Member(key="u-a", discord_id=1)) is None
     assert servers.reads == 0
+
+
+class SnapshotSettings(MemoryServerSettings):
+    """Settings whose read sees the stored document first and answers a moment later."""
+
+    async def _read(self, guild_id: int) -> str | None:
+        document = await super()._read(guild_id)
+        await asyncio.sleep(0.01)
+        return document
+
+
+async def test_a_read_that_began_before_a_change_is_not_shared_after_it() -> None:
+    servers = SnapshotSettings()
+    before = asyncio.create_task(servers.get(42))
+    await asyncio.sleep(0.002)  # that read has seen the old document
+    await servers.set_nsfw_only(42, True)
+    assert (await servers.get(42)).nsfw_only
+    assert not (await before).nsfw_only

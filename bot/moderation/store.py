@@ -16,6 +16,8 @@ are compared with the caller's clock at check time, so a block still ends on tim
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from abc import abstractmethod
 from collections import OrderedDict
@@ -47,6 +49,8 @@ class ServerSettingsStore(AsyncResource):
         # Bumped by every write of this process: a read that started before a write must not
         # put what it read into the cache afterwards.
         self._writes = 0
+        # Reads in progress, with the write count they began at: a burst shares one.
+        self._reads: dict[int, tuple[int, asyncio.Future[ServerSettings]]] = {}
 
     @abstractmethod
     async def _read(self, guild_id: int) -> str | None:
@@ -60,16 +64,42 @@ class ServerSettingsStore(AsyncResource):
         """
 
     async def get(self, guild_id: int) -> ServerSettings:
-        """The server's settings (the defaults when it saved none), from the cache if fresh."""
+        """The server's settings (the defaults when it saved none), from the cache if fresh.
+
+        When the cache runs out in the middle of a burst, the commands share one read of the
+        server's settings instead of each reading the database ahead of its deferral; a read
+        that began before one of this process's writes is not shared after it.
+        """
         now = self._monotonic()
         cached = self._cache.get(guild_id)
         if cached is not None and cached[0] > now:
             return cached[1]
+        reading = self._reads.get(guild_id)
+        if reading is None or reading[0] != self._writes:
+            future = asyncio.ensure_future(self._read_and_remember(guild_id))
+            reading = (self._writes, future)
+            self._reads[guild_id] = reading
+            future.add_done_callback(functools.partial(self._read_done, guild_id, reading))
+        # Shielded: one caller's cancellation must not cancel the read for the others.
+        return await asyncio.shield(reading[1])
+
+    async def _read_and_remember(self, guild_id: int) -> ServerSettings:
         writes = self._writes
         settings = _decode(guild_id, await self._read(guild_id))
         if writes == self._writes:
             self._remember(guild_id, settings)
         return settings
+
+    def _read_done(
+        self,
+        guild_id: int,
+        reading: tuple[int, asyncio.Future[ServerSettings]],
+        done: asyncio.Future[ServerSettings],
+    ) -> None:
+        if self._reads.get(guild_id) is reading:
+            del self._reads[guild_id]
+        if not done.cancelled():
+            done.exception()  # seen, even if every caller had left meanwhile
 
     async def update(self, guild_id: int, change: Change) -> ServerSettings:
         """Apply `change` to the current settings atomically and return the result.
