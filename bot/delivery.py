@@ -143,7 +143,7 @@ class Caption:
             f"-# /{self.command} · {self.size} · {self.model} · asked by <@{self.member_id}>"
             f" · {self.seconds:.1f} s"
         )
-        note = _shorten(self.note, limit // 4) if self.note else None
+        note = shorten(self.note, limit // 4) if self.note else None
         prompt = _one_line(discord.utils.escape_markdown(self.prompt)) if self.prompt else ""
         revised = (
             _one_line(discord.utils.escape_markdown(self.revised_prompt))
@@ -157,13 +157,13 @@ class Caption:
         prompt_room, revised_room = _share(room, len(prompt), len(revised))
         lines: list[str] = []
         if prompt and prompt_room > 1:
-            lines.append("**" + _shorten(prompt, prompt_room) + "**")
+            lines.append("**" + shorten(prompt, prompt_room) + "**")
         if note:
             lines.append(note)
         if revised and revised_room > 1:
-            lines.append(revised_intro + _shorten(revised, revised_room))
+            lines.append(revised_intro + shorten(revised, revised_room))
         lines.append(footer)
-        return _shorten("\n".join(lines), limit)
+        return shorten("\n".join(lines), limit)
 
 
 def _share(room: int, first: int, second: int) -> tuple[int, int]:
@@ -183,7 +183,8 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
+    """`text`, cut to at most `limit` characters with an ellipsis."""
     if limit <= 1:
         return ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -332,7 +333,7 @@ async def _deliver_elsewhere(
     member = interaction.user
     mention = discord.AllowedMentions(users=[member], everyone=False, roles=False)
     late = f"{member.mention}, your /{caption.command} images are ready."
-    text = _shorten(late + "\n" + content, CONTENT_LIMIT)
+    text = shorten(late + "\n" + content, CONTENT_LIMIT)
     channel_id = interaction.channel_id
     client = interaction.client
     targets: list[tuple[str, Callable[[], Awaitable[discord.abc.Messageable]]]] = []

@@ -286,7 +286,6 @@ async def post_result(
                 prompt=prompt,
                 model=result.model,
                 size=caption.size,
-                n=len(result.images),
                 message_channel_id=message.channel.id if message is not None else None,
                 message_id=message.id if message is not None else None,
                 images=tuple(image.data for image in result.images),

@@ -23,6 +23,7 @@ import discord
 from discord.ext import commands
 
 from bot import imaging
+from bot.delivery import shorten
 from bot.moderation import InvalidSetting, block_ends
 from bot.moderation.events import Blocked, Generated, Refused, Unblocked
 
@@ -36,13 +37,16 @@ LAYER_NAMES = {
     "moderation": "the moderation check",
     "provider": "the image provider's content policy",
 }
-BLOCK_CHOICES = {
-    "3600": "1 hour",
-    "86400": "1 day",
-    "604800": "1 week",
-    "2592000": "30 days",
-    "0": "Until unblocked",
+# How long a member can be blocked for, here and in /imagine-settings block.
+BLOCK_DURATIONS = {
+    "1 hour": 3600,
+    "1 day": 86400,
+    "1 week": 7 * 86400,
+    "30 days": 30 * 86400,
+    "until unblocked": 0,
 }
+# The mod-log menu's options: seconds as the value, the label capitalised.
+BLOCK_CHOICES = {str(seconds): label.capitalize() for label, seconds in BLOCK_DURATIONS.items()}
 ONLY_OWNER = "Only the member who asked for these images, or a moderator, can delete them."
 ONLY_MODS = "Only moderators with the Manage Messages permission can delete results."
 COULD_NOT_DELETE = "I couldn't delete that result. Please try again, or delete it by hand."
@@ -56,13 +60,9 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _prompt(prompt: str) -> str:
     """A prompt as an embed's description, shown as typed (markdown escaped)."""
-    return _shorten(discord.utils.escape_markdown(prompt), 4000)
+    return shorten(discord.utils.escape_markdown(prompt), 4000)
 
 
 class DeleteResult(
@@ -263,7 +263,7 @@ class ModLog(commands.Cog):
             embed.add_field(name="Channel", value=f"<#{event.channel_id}>")
         embed.add_field(name="Model", value=event.model)
         embed.add_field(name="Size", value=event.size)
-        embed.add_field(name="Images", value=str(event.n))
+        embed.add_field(name="Images", value=str(len(event.images)))
         view = discord.ui.View(timeout=None)
         if event.message_channel_id is not None and event.message_id is not None:
             link = message_link(event.guild_id, event.message_channel_id, event.message_id)
@@ -286,7 +286,7 @@ class ModLog(commands.Cog):
         if event.channel_id is not None:
             embed.add_field(name="Channel", value=f"<#{event.channel_id}>")
         embed.add_field(name="Refused by", value=LAYER_NAMES.get(event.layer, event.layer))
-        embed.add_field(name="Reason", value=_shorten(event.reason, 1024), inline=False)
+        embed.add_field(name="Reason", value=shorten(event.reason, 1024), inline=False)
         view = discord.ui.View(timeout=None)
         view.add_item(BlockFromModLog(event.member_id))
         await self._post(channel, embed=embed, view=view)

@@ -20,6 +20,7 @@ from bot.errors import UserFacingError
 from bot.limits.policy import DAY_SECONDS, LimitPolicy
 from bot.moderation import InvalidSetting, ServerSettings, block_ends, normalise_term
 from bot.moderation.events import Blocked, Unblocked
+from cogs.modlog import BLOCK_DURATIONS
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -34,13 +35,6 @@ MODLOG_PERMISSIONS = {
     "send_messages": "Send Messages",
     "embed_links": "Embed Links",
     "attach_files": "Attach Files",
-}
-BLOCK_DURATIONS = {
-    "1 hour": 3600,
-    "1 day": 86400,
-    "1 week": 7 * 86400,
-    "30 days": 30 * 86400,
-    "until unblocked": 0,
 }
 # Channels the commands can be allowed in: text and announcement channels, and forums (for the
 # posts in them, which are threads).

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.moderation.errors import Layer
+
 
 @dataclass(frozen=True, slots=True)
 class Generated:
@@ -20,7 +22,6 @@ class Generated:
     prompt: str | None
     model: str
     size: str
-    n: int
     message_channel_id: int | None  # where the result message is (None: not posted)
     message_id: int | None
     images: tuple[bytes, ...] = field(repr=False)
@@ -35,7 +36,7 @@ class Refused:
     member_id: int
     command: str
     prompt: str
-    layer: str  # "blocked_terms", "moderation" or "provider"
+    layer: Layer
     reason: str  # for moderators only: the term, or the flagged categories
 
 
