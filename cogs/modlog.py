@@ -56,6 +56,30 @@ ONLY_BLOCKERS = (
 )
 
 
+def blocked_text(member_id: int, until: float | None) -> str:
+    return f"<@{member_id}> is blocked from the image commands {block_ends(until)}."
+
+
+def unblocked_text(member_id: int) -> str:
+    return f"<@{member_id}> may use the image commands again."
+
+
+async def block_member(
+    bot: ImagineBot, *, guild_id: int, member_id: int, moderator_id: int, seconds: int
+) -> str:
+    """Block a member from the commands for `seconds` (0: until unblocked) and tell the
+    mod-log; returns what to tell the moderator. Raises `InvalidSetting` when the server has
+    blocked too many members."""
+    until = time.time() + seconds if seconds else None
+    await bot.server_settings.block_member(guild_id, bot.member_ids(member_id), until=until)
+    # The mod-log's record of it comes from its listener.
+    bot.dispatch(
+        "member_blocked",
+        Blocked(guild_id=guild_id, member_id=member_id, moderator_id=moderator_id, until=until),
+    )
+    return blocked_text(member_id, until)
+
+
 def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
@@ -179,29 +203,18 @@ class BlockFromModLog(
             await interaction.response.send_message(ONLY_BLOCKERS, ephemeral=True)
             return
         bot: ImagineBot = interaction.client  # type: ignore[assignment]
-        seconds = int(self.item.values[0])
-        until = time.time() + seconds if seconds else None
         try:
-            await bot.server_settings.block_member(
-                interaction.guild_id, bot.member_ids(self.member_id), until=until
+            text = await block_member(
+                bot,
+                guild_id=interaction.guild_id,
+                member_id=self.member_id,
+                moderator_id=interaction.user.id,
+                seconds=int(self.item.values[0]),
             )
         except InvalidSetting as exc:  # too many members blocked at once
             await interaction.response.send_message(exc.message, ephemeral=True)
             return
-        # The mod-log's record of it comes from the listener, as for /imagine-settings block.
-        bot.dispatch(
-            "member_blocked",
-            Blocked(
-                guild_id=interaction.guild_id,
-                member_id=self.member_id,
-                moderator_id=interaction.user.id,
-                until=until,
-            ),
-        )
-        await interaction.response.send_message(
-            f"<@{self.member_id}> is blocked from the image commands {block_ends(until)}.",
-            ephemeral=True,
-        )
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 def result_view(owner_id: int) -> discord.ui.View:
@@ -297,8 +310,8 @@ class ModLog(commands.Cog):
         if channel is not None:
             await self._post(
                 channel,
-                content=f"<@{event.member_id}> is blocked from the image commands "
-                f"{block_ends(event.until)}. (by <@{event.moderator_id}>)",
+                content=f"{blocked_text(event.member_id, event.until)} "
+                f"(by <@{event.moderator_id}>)",
             )
 
     @commands.Cog.listener()
@@ -307,8 +320,7 @@ class ModLog(commands.Cog):
         if channel is not None:
             await self._post(
                 channel,
-                content=f"<@{event.member_id}> may use the image commands again. "
-                f"(unblocked by <@{event.moderator_id}>)",
+                content=f"{unblocked_text(event.member_id)} (unblocked by <@{event.moderator_id}>)",
             )
 
 

@@ -18,9 +18,9 @@ from discord.ext import commands
 
 from bot.errors import UserFacingError
 from bot.limits.policy import DAY_SECONDS, LimitPolicy
-from bot.moderation import InvalidSetting, ServerSettings, block_ends, normalise_term
-from bot.moderation.events import Blocked, Unblocked
-from cogs.modlog import BLOCK_DURATIONS
+from bot.moderation import InvalidSetting, ServerSettings, normalise_term
+from bot.moderation.events import Unblocked
+from cogs.modlog import BLOCK_DURATIONS, block_member, unblocked_text
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -341,25 +341,14 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     async def block(
         self, interaction: discord.Interaction, member: discord.Member, duration: str
     ) -> None:
-        guild_id = _guild_id(interaction)
-        seconds = BLOCK_DURATIONS[duration]
-        until = time.time() + seconds if seconds else None
-        await self.bot.server_settings.block_member(
-            guild_id, self.bot.member_ids(member.id), until=until
+        text = await block_member(
+            self.bot,
+            guild_id=_guild_id(interaction),
+            member_id=member.id,
+            moderator_id=interaction.user.id,
+            seconds=BLOCK_DURATIONS[duration],
         )
-        self.bot.dispatch(
-            "member_blocked",
-            Blocked(
-                guild_id=guild_id,
-                member_id=member.id,
-                moderator_id=interaction.user.id,
-                until=until,
-            ),
-        )
-        await self._reply(
-            interaction,
-            f"{member.mention} is blocked from the image commands {block_ends(until)}.",
-        )
+        await self._reply(interaction, text)
 
     @app_commands.command(name="unblock", description="Let a blocked member use the commands again")
     @app_commands.describe(member="Who to unblock")
@@ -374,7 +363,7 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
             "member_unblocked",
             Unblocked(guild_id=guild_id, member_id=member.id, moderator_id=interaction.user.id),
         )
-        await self._reply(interaction, f"{member.mention} may use the image commands again.")
+        await self._reply(interaction, unblocked_text(member.id))
 
 
 async def setup(bot: ImagineBot) -> None:
