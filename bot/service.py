@@ -331,7 +331,9 @@ class ImageService:
             if on_position is not None:
                 await on_position(position)
 
-        async with self.limiter.turn(member.key, images=images, on_position=tell):
+        # No callback when nobody listens: the queue then skips working out places at all.
+        listener = tell if on_position is not None else None
+        async with self.limiter.turn(member.key, images=images, on_position=listener):
             if told and on_position is not None:
                 await on_position(0)
             yield

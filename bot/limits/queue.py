@@ -242,12 +242,12 @@ class FairQueue:
         self._changed(wake_front=False)
 
     def _start(self, job: _Job) -> None:
-        self._remove(job)
+        # Served first, so that the member's next job is ranked once, by this turn.
         self._running[job.member] = self._running.get(job.member, 0) + 1
         self._running_count += 1
         self._served += 1
         self._last_served[job.member] = self._served
-        self._push_front(job.member)
+        self._remove(job)
         self._changed()
 
     def _finish(self, member: str) -> None:
@@ -294,16 +294,19 @@ class FairQueue:
         """Rank the member by its first waiting job (after it changed), if it has one."""
         jobs = self._waiting.get(member)
         if jobs:
-            entry = (self._last_served.get(member, 0), jobs[0].seq, member)
-            heapq.heappush(self._fronts, entry)
+            heapq.heappush(self._fronts, self._rank(member, jobs))
+
+    def _rank(self, member: str, jobs: deque[_Job]) -> tuple[int, int, str]:
+        """(last served, first waiting job's arrival, member): the smallest goes next."""
+        return (self._last_served.get(member, 0), jobs[0].seq, member)
 
     def _front(self) -> _Job | None:
         """The job that goes next if nothing else changes (the first of `_service_order`)."""
         fronts = self._fronts
         while fronts:
-            last_served, seq, member = fronts[0]
+            member = fronts[0][2]
             jobs = self._waiting.get(member)
-            if jobs and jobs[0].seq == seq and self._last_served.get(member, 0) == last_served:
+            if jobs and self._rank(member, jobs) == fronts[0]:
                 return jobs[0]
             heapq.heappop(fronts)
         return None
@@ -313,11 +316,7 @@ class FairQueue:
         `limit` of them when given)."""
         if self._order is not None:
             return self._order if limit is None else self._order[:limit]
-        # (last served, first waiting job's arrival, member): the smallest goes next.
-        heap = [
-            (self._last_served.get(member, 0), jobs[0].seq, member)
-            for member, jobs in self._waiting.items()
-        ]
+        heap = [self._rank(member, jobs) for member, jobs in self._waiting.items()]
         heapq.heapify(heap)
         taken = dict.fromkeys(self._waiting, 0)
         served = self._served
