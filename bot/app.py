@@ -259,12 +259,14 @@ class JobTracker:
             self._all_answered.set()
 
     async def let_first_answers_go(self, longest: float) -> None:
-        """Wait (up to `longest` seconds) until every command has sent its first answer.
+        """The calling command has sent its first answer: wait (up to `longest` seconds) until
+        every other command has sent its own.
 
         Discord gives a command 3 seconds for that answer and then minutes for the rest. When
         hundreds arrive at once, the Images API calls and uploads of the first ones would
         otherwise share the CPU with the deferrals of the last ones and make them late.
         """
+        self.answered(asyncio.current_task())
         if self._all_answered.is_set():
             return
         with contextlib.suppress(TimeoutError):

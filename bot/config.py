@@ -25,6 +25,7 @@ from bot.images.profiles import (
 )
 from bot.limits.policy import LimitPolicy, RolePolicies
 from bot.limits.store import open_store
+from bot.moderation.client import DEFAULT_MODEL as DEFAULT_MODERATION_MODEL
 from bot.moderation.client import MODERATION_CATEGORIES
 from bot.secrets import Secret
 
@@ -90,7 +91,7 @@ class Settings:
     moderation_enabled: bool = False
     moderation_base_url: str = OPENAI_BASE_URL
     moderation_api_key: Secret | None = None
-    moderation_model: str = "omni-moderation-latest"
+    moderation_model: str = DEFAULT_MODERATION_MODEL
     moderation_block_categories: frozenset[str] | None = None
     moderation_fail_open: bool = False
     server_limits_may_exceed_default: bool = False
@@ -224,7 +225,7 @@ class Settings:
             moderation_base_url=moderation_url,
             moderation_api_key=moderation_key,
             moderation_model=reader.get(
-                "MODERATION_MODEL", "omni-moderation-latest", _non_empty, "a moderation model name"
+                "MODERATION_MODEL", DEFAULT_MODERATION_MODEL, _non_empty, "a moderation model name"
             ),
             moderation_block_categories=reader.get(
                 "MODERATION_BLOCK_CATEGORIES",
@@ -320,7 +321,7 @@ def _parse_log_level(raw: str) -> str:
 
 
 def _parse_event_loop(raw: str) -> str:
-    loop = raw.strip().lower()
+    loop = raw.lower()
     if loop not in _EVENT_LOOPS:
         raise ValueError(raw)
     return loop

@@ -406,7 +406,7 @@ def _eight_bit_grey(image: Image.Image) -> Image.Image:
         wide.close()
 
 
-def _encode(image: Image.Image, fmt: str, *, under: int | None = None) -> bytes:
+def _encode(image: Image.Image, fmt: str, *, under: int) -> bytes:
     """`image` as JPEG or PNG. A PNG is written fast first and compressed harder only when
     that is `under` bytes or more (then it may still fit, at the same size)."""
     icc_profile = image.info.get("icc_profile")
@@ -415,7 +415,7 @@ def _encode(image: Image.Image, fmt: str, *, under: int | None = None) -> bytes:
         image.save(buffer, "JPEG", quality=_JPEG_QUALITY, icc_profile=icc_profile)
         return buffer.getvalue()
     data = _png(image, _PNG_FAST, icc_profile)
-    if under is not None and len(data) >= under:
+    if len(data) >= under:
         data = _png(image, _PNG_SMALL, icc_profile)
     return data
 

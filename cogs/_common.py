@@ -7,7 +7,6 @@ as fixed decorators: Discord's own UI then offers only valid choices.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -167,7 +166,6 @@ async def start_job(
     held = await bot.service.reserve(member, images, settings)
     try:
         await interaction.response.defer(thinking=True)
-        bot.jobs.answered(asyncio.current_task())
         await bot.jobs.let_first_answers_go(FIRST_ANSWERS_WAIT)
     except BaseException:
         await held.refund()
@@ -199,16 +197,17 @@ def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:
     user = interaction.user
     roles = tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
     channel = interaction.channel
-    parent = channel.parent if isinstance(channel, discord.Thread) else None
-    nsfw_source = parent if parent is not None else channel
+    # A thread is age-restricted when its channel is (discord.py's Thread.is_nsfw); its
+    # channel's id comes with the thread, cached or not.
+    is_nsfw = getattr(channel, "is_nsfw", None)
     return Member(
         key=bot.member_ids(user.id),
         discord_id=user.id,
         role_ids=roles,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
-        parent_channel_id=parent.id if parent is not None else None,
-        channel_nsfw=bool(getattr(nsfw_source, "nsfw", False)),
+        parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+        channel_nsfw=bool(is_nsfw()) if callable(is_nsfw) else False,
     )
 
 
