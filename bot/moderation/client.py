@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.downloads import DownloadTooLarge, read_capped
 from bot.images.errors import safe_api_message
 from bot.moderation.errors import ModerationUnavailable
 from bot.secrets import Secret
@@ -49,7 +50,6 @@ CATEGORY_LABELS: Mapping[str, str] = MappingProxyType(
 )
 MODERATION_CATEGORIES = tuple(CATEGORY_LABELS)
 _MAX_BODY = 1024 * 1024
-_CHUNK = 64 * 1024
 _RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
@@ -167,11 +167,12 @@ class ModerationClient:
             ) as response:
                 request_id = response.headers.get("x-request-id")
                 status = response.status
-                body = bytearray()
-                async for chunk in response.content.iter_chunked(_CHUNK):
-                    body += chunk
-                    if len(body) > _MAX_BODY:
-                        raise _Failure("answer too large", status=status, request_id=request_id)
+                try:
+                    body = await read_capped(response, _MAX_BODY)
+                except DownloadTooLarge:
+                    raise _Failure(
+                        "answer too large", status=status, request_id=request_id
+                    ) from None
         except TimeoutError:
             raise _Failure("timeout", retryable=True) from None
         except (aiohttp.ClientError, OSError) as exc:
