@@ -225,7 +225,7 @@ class ImageService:
         """Images from a prompt."""
         async with held:
             await self._moderate(prompt)
-            async with self._turn(member, options.n, on_position), _provider_refusals():
+            async with self._turn(member, options.n, on_position):
                 result = await self.client.generate(
                     prompt=prompt,
                     user=member.key,
@@ -258,7 +258,7 @@ class ImageService:
                 imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
             )
             del image_bytes, mask_bytes
-            async with self._turn(member, options.n, on_position), _provider_refusals():
+            async with self._turn(member, options.n, on_position):
                 result = await self.client.edit(
                     images=[prepared],
                     mask=prepared_mask,
@@ -287,7 +287,7 @@ class ImageService:
                     imaging.prepare_variation, data, self.profile, self.limits
                 )
                 del data
-                async with self._turn(member, options.n, on_position), _provider_refusals():
+                async with self._turn(member, options.n, on_position):
                     result = await self.client.create_variation(
                         image=prepared,
                         user=member.key,
@@ -300,7 +300,7 @@ class ImageService:
                     imaging.prepare_edit, data, None, self.profile, self.limits
                 )
                 del data
-                async with self._turn(member, options.n, on_position), _provider_refusals():
+                async with self._turn(member, options.n, on_position):
                     result = await self.client.edit(
                         images=[prepared],
                         prompt=VARIATION_PROMPT,
@@ -321,28 +321,24 @@ class ImageService:
     async def _turn(
         self, member: Member, images: int, on_position: PositionCallback | None
     ) -> AsyncIterator[None]:
-        """A running place and budget for the upstream call. A member who was told a queue
-        position hears position 0 when their turn comes."""
+        """A running place and budget for the upstream call, inside which the Images API's
+        own content-policy refusal becomes the third screening layer's. A member who was
+        told a queue position hears position 0 when their turn comes."""
         told = False
+        listener: PositionCallback | None = None
+        if on_position is not None:
+            report = on_position
 
-        async def tell(position: int) -> None:
-            nonlocal told
-            told = True
-            if on_position is not None:
-                await on_position(position)
+            async def listener(position: int) -> None:
+                nonlocal told
+                told = True
+                await report(position)
 
         # No callback when nobody listens: the queue then skips working out places at all.
-        listener = tell if on_position is not None else None
         async with self.limiter.turn(member.key, images=images, on_position=listener):
             if told and on_position is not None:
                 await on_position(0)
-            yield
-
-
-@asynccontextmanager
-async def _provider_refusals() -> AsyncIterator[None]:
-    """The Images API's own content-policy refusal, as the third screening layer."""
-    try:
-        yield
-    except ContentPolicyViolation as exc:
-        raise refused_by_provider(exc) from exc
+            try:
+                yield
+            except ContentPolicyViolation as exc:
+                raise refused_by_provider(exc) from exc
