@@ -6,6 +6,9 @@ once, each with how to fix it. Secrets are `Secret`s, so the settings' repr mask
 What each setting is (variable, default, limits, help) is declared once, in `bot.config.table`.
 """
 
+# RUF009 takes `_declared(...)` for a default computed once and shared; it returns the field.
+# ruff: noqa: RUF009
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,11 +16,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bot.config import table as t
-from bot.config.reader import ConfigError, Reader
+import bot.config.table as t
+from bot.config.reader import ConfigError, Reader, Setting
 from bot.images.profiles import (
     FAMILIES,
     Family,
@@ -29,6 +32,16 @@ from bot.images.profiles import (
 from bot.limits.policy import LimitPolicy, RolePolicies
 from bot.secrets import Secret
 
+T = TypeVar("T")
+
+
+_SETTING = "setting"
+
+
+def _declared(setting: Setting[T]) -> T:
+    """A field whose default and environment variable are `setting`'s (the field's type is T)."""
+    return dataclasses.field(default=setting.default, metadata={_SETTING: setting})
+
 
 def default_state_url(data_dir: Path) -> str:
     """Where state lives when STATE_URL is not set: a SQLite file in the data folder."""
@@ -39,41 +52,42 @@ def default_state_url(data_dir: Path) -> str:
 class Settings:
     """Every setting, typed; the defaults are the declarations' (see `bot.config.table`)."""
 
+    # A `_declared` field is read as it is; the others depend on each other (see `from_env`).
     discord_token: Secret
     openai_api_key: Secret | None
     openai_base_url: str = t.OPENAI_BASE_URL.default
-    openai_org_id: str | None = t.OPENAI_ORG_ID.default
-    openai_project_id: str | None = t.OPENAI_PROJECT_ID.default
+    openai_org_id: str | None = _declared(t.OPENAI_ORG_ID)
+    openai_project_id: str | None = _declared(t.OPENAI_PROJECT_ID)
     image_model: str = t.IMAGE_MODEL.default
     image_model_family: Family = t.DEFAULT_FAMILY
-    image_response_format: ResponseFormat = t.IMAGE_RESPONSE_FORMAT.default
-    request_timeout: float = t.IMAGES_TIMEOUT_SECONDS.default
-    max_attempts: int = t.IMAGES_MAX_ATTEMPTS.default
-    retry_deadline: float = t.IMAGES_RETRY_DEADLINE_SECONDS.default
-    user_id_salt: Secret | None = t.USER_ID_SALT.default
+    image_response_format: ResponseFormat = _declared(t.IMAGE_RESPONSE_FORMAT)
+    request_timeout: float = _declared(t.IMAGES_TIMEOUT_SECONDS)
+    max_attempts: int = _declared(t.IMAGES_MAX_ATTEMPTS)
+    retry_deadline: float = _declared(t.IMAGES_RETRY_DEADLINE_SECONDS)
+    user_id_salt: Secret | None = _declared(t.USER_ID_SALT)
     data_dir: Path = t.DATA_DIR.default
-    discord_guild_id: int | None = t.DISCORD_GUILD_ID.default
-    log_level: str = t.LOG_LEVEL.default
-    event_loop: str = t.EVENT_LOOP.default
-    max_attachment_bytes: int = t.MAX_ATTACHMENT_BYTES.default
-    max_image_pixels: int = t.MAX_IMAGE_PIXELS.default
-    max_result_bytes: int = t.MAX_RESULT_BYTES.default
-    shutdown_grace: float = t.SHUTDOWN_GRACE_SECONDS.default
-    allow_dms: bool = t.ALLOW_DMS.default
+    discord_guild_id: int | None = _declared(t.DISCORD_GUILD_ID)
+    log_level: str = _declared(t.LOG_LEVEL)
+    event_loop: str = _declared(t.EVENT_LOOP)
+    max_attachment_bytes: int = _declared(t.MAX_ATTACHMENT_BYTES)
+    max_image_pixels: int = _declared(t.MAX_IMAGE_PIXELS)
+    max_result_bytes: int = _declared(t.MAX_RESULT_BYTES)
+    shutdown_grace: float = _declared(t.SHUTDOWN_GRACE_SECONDS)
+    allow_dms: bool = _declared(t.ALLOW_DMS)
     # Not in the repr: a Redis URL may carry a password.
     state_url: str = dataclasses.field(default=default_state_url(t.DATA_DIR.default), repr=False)
     role_policies: RolePolicies = dataclasses.field(default_factory=RolePolicies)
-    images_per_minute: int = t.IMAGES_PER_MINUTE.default
-    max_concurrent_requests: int = t.MAX_CONCURRENT_REQUESTS.default
-    queue_max: int = t.QUEUE_MAX.default
-    queue_max_per_member: int = t.QUEUE_MAX_PER_MEMBER.default
+    images_per_minute: int = _declared(t.IMAGES_PER_MINUTE)
+    max_concurrent_requests: int = _declared(t.MAX_CONCURRENT_REQUESTS)
+    queue_max: int = _declared(t.QUEUE_MAX)
+    queue_max_per_member: int = _declared(t.QUEUE_MAX_PER_MEMBER)
     moderation_enabled: bool = t.MODERATION_ENABLED.default
     moderation_base_url: str = t.MODERATION_BASE_URL.default
     moderation_api_key: Secret | None = t.MODERATION_API_KEY.default
-    moderation_model: str = t.MODERATION_MODEL.default
-    moderation_block_categories: frozenset[str] | None = t.MODERATION_BLOCK_CATEGORIES.default
-    moderation_fail_open: bool = t.MODERATION_FAIL_OPEN.default
-    server_limits_may_exceed_default: bool = t.SERVER_LIMITS_MAY_EXCEED_DEFAULT.default
+    moderation_model: str = _declared(t.MODERATION_MODEL)
+    moderation_block_categories: frozenset[str] | None = _declared(t.MODERATION_BLOCK_CATEGORIES)
+    moderation_fail_open: bool = _declared(t.MODERATION_FAIL_OPEN)
+    server_limits_may_exceed_default: bool = _declared(t.SERVER_LIMITS_MAY_EXCEED_DEFAULT)
 
     @property
     def profile(self) -> ModelProfile:
@@ -92,41 +106,26 @@ class Settings:
         family = _family(read, model)
         data_dir = read.read(t.DATA_DIR)
         moderation_enabled, moderation_url, moderation_key = _moderation(read, base_url, api_key)
+        state_url = read.read(t.STATE_URL, default=default_state_url(data_dir))
+        role_policies = _role_policies(read)
+        declared = {
+            field.name: read.read(field.metadata[_SETTING])
+            for field in dataclasses.fields(cls)
+            if _SETTING in field.metadata
+        }
         settings = cls(
             discord_token=token,
             openai_api_key=api_key,
             openai_base_url=base_url,
-            openai_org_id=read.read(t.OPENAI_ORG_ID),
-            openai_project_id=read.read(t.OPENAI_PROJECT_ID),
             image_model=model,
             image_model_family=family,
-            image_response_format=read.read(t.IMAGE_RESPONSE_FORMAT),
-            request_timeout=read.read(t.IMAGES_TIMEOUT_SECONDS),
-            max_attempts=read.read(t.IMAGES_MAX_ATTEMPTS),
-            retry_deadline=read.read(t.IMAGES_RETRY_DEADLINE_SECONDS),
-            user_id_salt=read.read(t.USER_ID_SALT),
             data_dir=data_dir,
-            discord_guild_id=read.read(t.DISCORD_GUILD_ID),
-            log_level=read.read(t.LOG_LEVEL),
-            event_loop=read.read(t.EVENT_LOOP),
-            max_attachment_bytes=read.read(t.MAX_ATTACHMENT_BYTES),
-            max_image_pixels=read.read(t.MAX_IMAGE_PIXELS),
-            max_result_bytes=read.read(t.MAX_RESULT_BYTES),
-            shutdown_grace=read.read(t.SHUTDOWN_GRACE_SECONDS),
-            allow_dms=read.read(t.ALLOW_DMS),
-            state_url=read.read(t.STATE_URL, default=default_state_url(data_dir)),
-            role_policies=_role_policies(read),
-            images_per_minute=read.read(t.IMAGES_PER_MINUTE),
-            max_concurrent_requests=read.read(t.MAX_CONCURRENT_REQUESTS),
-            queue_max=read.read(t.QUEUE_MAX),
-            queue_max_per_member=read.read(t.QUEUE_MAX_PER_MEMBER),
+            state_url=state_url,
+            role_policies=role_policies,
             moderation_enabled=moderation_enabled,
             moderation_base_url=moderation_url,
             moderation_api_key=moderation_key,
-            moderation_model=read.read(t.MODERATION_MODEL),
-            moderation_block_categories=read.read(t.MODERATION_BLOCK_CATEGORIES),
-            moderation_fail_open=read.read(t.MODERATION_FAIL_OPEN),
-            server_limits_may_exceed_default=read.read(t.SERVER_LIMITS_MAY_EXCEED_DEFAULT),
+            **declared,
         )
         if read.problems:
             raise ConfigError(read.problems)

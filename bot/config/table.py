@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bot.config import parsers as p
+import bot.config.parsers as p
 from bot.config.reader import Setting
 from bot.images.profiles import FAMILIES, Family, ResponseFormat
 from bot.limits.policy import LimitPolicy
@@ -187,7 +187,7 @@ MODERATION_BLOCK_CATEGORIES = Setting[frozenset[str] | None](
     "moderation categories separated by commas, e.g. sexual/minors,violence/graphic",
     "only these flagged categories refuse a prompt, comma-separated "
     "(e.g. sexual/minors,violence/graphic)",
-    shown="(all flagged)",
+    shown="every flagged category",
 )
 MODERATION_FAIL_OPEN = Setting(
     "MODERATION_FAIL_OPEN", SCREENING, False, p.boolean, BOOLEAN,
@@ -198,8 +198,9 @@ MODERATION_FAIL_OPEN = Setting(
 DISCORD_GUILD_ID = Setting[int | None](
     "DISCORD_GUILD_ID", DISCORD, None, p.snowflake,
     "a server id (right-click the server > Copy Server ID)",
-    "register the commands to this server only (instant; good for testing)",
-    shown="(none: global)",
+    "register the commands to this server only (instant; good for testing) instead of to every "
+    "server the bot is in (can take a while to appear)",
+    shown="global",
 )
 
 MAX_ATTACHMENT_BYTES = Setting(
@@ -227,8 +228,8 @@ LOG_LEVEL = Setting(
 EVENT_LOOP = Setting(
     "EVENT_LOOP", RUNNING, "uvloop", p.one_of(EVENT_LOOPS, str.lower),
     "one of " + ", ".join(EVENT_LOOPS),
-    "uvloop (faster), or asyncio for the standard library's loop (used anyway where uvloop is "
-    "not installed, as on Windows)",
+    "the event loop: uvloop (faster: a burst of commands is deferred sooner) or asyncio (the "
+    "standard library's, used anyway where uvloop is not installed, as on Windows)",
 )
 SHUTDOWN_GRACE_SECONDS = Setting(
     "SHUTDOWN_GRACE_SECONDS", RUNNING, 60.0, p.non_negative_float, "a number of seconds, 0 or more",
