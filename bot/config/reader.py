@@ -68,7 +68,10 @@ class Reader:
         self.problem_names.add(name)
 
     def read(self, setting: Setting[T], *, default: T | None = None, required: bool = False) -> T:
-        """The parsed value of `setting`, or its default (or `default`) when unset or invalid."""
+        """The parsed value of `setting`, or its default when unset or invalid.
+
+        `default` replaces the declared one where it depends on other settings (None: keep it).
+        """
         fallback = setting.default if default is None else default
         value = self.env.get(setting.env)
         raw = value.strip() if value is not None else ""

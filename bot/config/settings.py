@@ -99,17 +99,17 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build the settings from `env`, or raise `ConfigError` listing every problem."""
-        read = Reader(env)
-        token = read.read(t.DISCORD_TOKEN, required=True)
-        base_url, api_key = _images_api(read)
-        model = read.read(t.IMAGE_MODEL)
-        family = _family(read, model)
-        data_dir = read.read(t.DATA_DIR)
-        moderation_enabled, moderation_url, moderation_key = _moderation(read, base_url, api_key)
-        state_url = read.read(t.STATE_URL, default=default_state_url(data_dir))
-        role_policies = _role_policies(read)
+        reader = Reader(env)
+        token = reader.read(t.DISCORD_TOKEN, required=True)
+        base_url, api_key = _images_api(reader)
+        model = reader.read(t.IMAGE_MODEL)
+        family = _family(reader, model)
+        data_dir = reader.read(t.DATA_DIR)
+        moderation_enabled, moderation_url, moderation_key = _moderation(reader, base_url, api_key)
+        state_url = reader.read(t.STATE_URL, default=default_state_url(data_dir))
+        role_policies = _role_policies(reader)
         declared = {
-            field.name: read.read(field.metadata[_SETTING])
+            field.name: reader.read(field.metadata[_SETTING])
             for field in dataclasses.fields(cls)
             if _SETTING in field.metadata
         }
@@ -127,8 +127,8 @@ class Settings:
             moderation_api_key=moderation_key,
             **declared,
         )
-        if read.problems:
-            raise ConfigError(read.problems)
+        if reader.problems:
+            raise ConfigError(reader.problems)
         return settings
 
     def replace(self, **changes: Any) -> Settings:
@@ -140,18 +140,18 @@ def _on_openai(url: str) -> bool:
     return urlsplit(url).hostname == "api.openai.com"
 
 
-def _images_api(read: Reader) -> tuple[str, Secret | None]:
+def _images_api(reader: Reader) -> tuple[str, Secret | None]:
     """OPENAI_BASE_URL and OPENAI_API_KEY: a self-hosted server may need no key, OpenAI does."""
-    base_url = read.read(t.OPENAI_BASE_URL)
-    key_required = _on_openai(base_url) and t.OPENAI_BASE_URL.env not in read.problem_names
-    return base_url, read.read(t.OPENAI_API_KEY, required=key_required)
+    base_url = reader.read(t.OPENAI_BASE_URL)
+    key_required = _on_openai(base_url) and t.OPENAI_BASE_URL.env not in reader.problem_names
+    return base_url, reader.read(t.OPENAI_API_KEY, required=key_required)
 
 
-def _family(read: Reader, model: str) -> Family:
+def _family(reader: Reader, model: str) -> Family:
     """IMAGE_MODEL_FAMILY, or the family the model's name tells."""
-    family = read.read(t.IMAGE_MODEL_FAMILY) or infer_family(model)
-    if family is None and t.IMAGE_MODEL.env not in read.problem_names:
-        read.problems.append(
+    family = reader.read(t.IMAGE_MODEL_FAMILY) or infer_family(model)
+    if family is None and t.IMAGE_MODEL.env not in reader.problem_names:
+        reader.problems.append(
             f"IMAGE_MODEL_FAMILY: can't tell which API rules the model {model!r} follows. "
             f"Set IMAGE_MODEL_FAMILY to one of {', '.join(FAMILIES)} "
             "(a self-hosted server that copies DALL-E 2 is usually dall-e-2)."
@@ -159,28 +159,28 @@ def _family(read: Reader, model: str) -> Family:
     return family or t.DEFAULT_FAMILY
 
 
-def _role_policies(read: Reader) -> RolePolicies:
+def _role_policies(reader: Reader) -> RolePolicies:
     """LIMIT_* settings: the default policy, per-role overrides and exempt roles."""
-    window_seconds = read.read(t.LIMIT_WINDOW_SECONDS)
+    window_seconds = reader.read(t.LIMIT_WINDOW_SECONDS)
     default = LimitPolicy(
         window_seconds=window_seconds,
-        window_images=read.read(t.LIMIT_WINDOW_IMAGES),
-        daily_images=read.read(t.LIMIT_DAILY_IMAGES),
+        window_images=reader.read(t.LIMIT_WINDOW_IMAGES),
+        daily_images=reader.read(t.LIMIT_DAILY_IMAGES),
     )
     # An override keeps the window's length and sets its own numbers.
     overrides = {
         role: LimitPolicy(
             window_seconds=window_seconds, window_images=per_window, daily_images=per_day
         )
-        for role, (per_window, per_day) in read.read(t.LIMIT_ROLES).items()
+        for role, (per_window, per_day) in reader.read(t.LIMIT_ROLES).items()
     }
     return RolePolicies(
-        default=default, overrides=overrides, exempt_roles=read.read(t.LIMIT_EXEMPT_ROLES)
+        default=default, overrides=overrides, exempt_roles=reader.read(t.LIMIT_EXEMPT_ROLES)
     )
 
 
 def _moderation(
-    read: Reader, base_url: str, api_key: Secret | None
+    reader: Reader, base_url: str, api_key: Secret | None
 ) -> tuple[bool, str, Secret | None]:
     """MODERATION_ENABLED, MODERATION_BASE_URL and MODERATION_API_KEY, which depend on each other.
 
@@ -188,13 +188,13 @@ def _moderation(
     free with an OpenAI key, and a self-hosted server usually has none, so the check is on by
     default only when the endpoint is OpenAI's; that one needs a key.
     """
-    url = read.read(t.MODERATION_BASE_URL, default=base_url)
-    key = read.read(t.MODERATION_API_KEY) or api_key
-    url_known = not {t.OPENAI_BASE_URL.env, t.MODERATION_BASE_URL.env} & read.problem_names
+    url = reader.read(t.MODERATION_BASE_URL, default=base_url)
+    key = reader.read(t.MODERATION_API_KEY) or api_key
+    url_known = not {t.OPENAI_BASE_URL.env, t.MODERATION_BASE_URL.env} & reader.problem_names
     on_openai = url_known and _on_openai(url)
-    enabled = read.read(t.MODERATION_ENABLED, default=on_openai)
-    if enabled and on_openai and key is None and t.OPENAI_API_KEY.env not in read.problem_names:
-        read.fail(
+    enabled = reader.read(t.MODERATION_ENABLED, default=on_openai)
+    if enabled and on_openai and key is None and t.OPENAI_API_KEY.env not in reader.problem_names:
+        reader.fail(
             t.MODERATION_API_KEY.env,
             "is missing; OpenAI's moderation endpoint needs your OpenAI API key (set "
             "MODERATION_API_KEY or OPENAI_API_KEY), or set MODERATION_ENABLED=false.",

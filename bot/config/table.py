@@ -1,7 +1,7 @@
 """Every setting, declared once: its variable, section, default, parser and one line of help.
 
 `Settings`, its problems, `.env.example` and the README's settings table all come from here
-(`python -m bot.config --help` regenerates the two files; a test fails when they drift).
+(`python -m bot.config --write` regenerates the two files; a test fails when they drift).
 The order here is the order of both files.
 """
 
