@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.config import ConfigError, Settings
+from bot.config.table import SETTINGS
 from bot.identity import MemberIds, load_or_create_salt
 from bot.secrets import Secret
 
@@ -150,3 +152,22 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     assert "DISCORD_TOKEN" not in done.stderr  # found in .env
     assert "IMAGES_MAX_ATTEMPTS" not in done.stderr  # the environment's valid value won
     assert "OPENAI_API_KEY: is missing" in done.stderr
+
+
+class _Recording(dict[str, str]):
+    """An environment that remembers which variables were asked for, and how often."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: list[str] = []
+
+    def get(self, key: str, default: object = None) -> Any:
+        self.asked.append(key)
+        return super().get(key, default)
+
+
+def test_every_declared_setting_is_read_once() -> None:
+    # A declaration that from_env forgot would be documented but silently ignored.
+    env = _Recording(base_env())
+    Settings.from_env(env)
+    assert sorted(env.asked) == sorted(setting.env for setting in SETTINGS)
