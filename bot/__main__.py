@@ -20,8 +20,8 @@ import aiohttp
 import discord
 from dotenv import load_dotenv
 
-from bot.app import ImagineBot
 from bot.config import ConfigError, Settings, configure_logging
+from bot.front.client import ImagineBot
 
 log = logging.getLogger("bot")
 

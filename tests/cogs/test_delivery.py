@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import FILES_PER_MESSAGE, Caption, ImageFile, batches
+from bot.front.delivery import FILES_PER_MESSAGE, Caption, ImageFile, batches
 from tests.cogs.support import format_of, noise_png, refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeMessage

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from bot.app import RESTARTING, STOPPED
+from bot.front.client import RESTARTING, STOPPED
 from tests.cogs.support import eventually, private_reply, refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord

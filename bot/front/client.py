@@ -21,8 +21,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.delivery import RESULTS_POSTED, TOKEN_GONE
 from bot.errors import UserFacingError
+from bot.front.delivery import RESULTS_POSTED, TOKEN_GONE
 from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, open_store
