@@ -22,7 +22,8 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.errors import UserFacingError
-from bot.front.delivery import RESULTS_POSTED, TOKEN_GONE
+from bot.front.interactions import command_name
+from bot.front.replies import apology, reply_privately
 from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, open_store
@@ -52,95 +53,6 @@ COMMAND_OUTDATED = (
     "This command was just updated and Discord is still showing you the old version. "
     "Wait a minute (or restart Discord) and try again."
 )
-# Shown instead of the public "thinking..." message for the moment before it is deleted, so
-# that the private followup can never take its place (a followup sent right after a public
-# deferral replaces the "thinking..." message and ignores the ephemeral flag).
-_PLACEHOLDER = "This request couldn't be finished."
-
-
-def apology(error_id: str) -> str:
-    """The member's message for a failure that is ours, not theirs."""
-    return (
-        "Sorry, something went wrong on my side and your request couldn't be finished. "
-        f"If it keeps happening, tell the server owner the error id `{error_id}`."
-    )
-
-
-async def reply_privately(interaction: discord.Interaction, text: str) -> None:
-    """Tell the member something only they see, whatever state the interaction is in.
-
-    Never raises: when the interaction can't carry the message (its token expired), it goes
-    to the member's DMs, and failing that to the channel with a mention.
-    """
-    try:
-        if await _reply_through_interaction(interaction, text):
-            return
-    except discord.HTTPException as exc:
-        if exc.code not in TOKEN_GONE:
-            log.warning("could not answer interaction %s (%s)", interaction.id, exc)
-    except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("could not answer interaction %s (%s)", interaction.id, type(exc).__name__)
-    await _reply_elsewhere(interaction, text)
-
-
-async def _reply_through_interaction(interaction: discord.Interaction, text: str) -> bool:
-    """Answer through the interaction's own routes; False if its token has expired."""
-    if interaction.is_expired():
-        return False
-    if not interaction.response.is_done():
-        try:
-            await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException as exc:
-            # 40060: acknowledged already (by an earlier attempt whose answer was lost).
-            if exc.code != 40060:
-                raise
-        else:
-            return True
-    elif (
-        interaction.response.type is discord.InteractionResponseType.deferred_channel_message
-        and not interaction.extras.get(RESULTS_POSTED)
-    ):
-        await _remove_public_message(interaction)
-    await interaction.followup.send(text, ephemeral=True)
-    return True
-
-
-async def _remove_public_message(interaction: discord.Interaction) -> None:
-    """Take down the public "thinking..." (or queue position) message of a deferral."""
-    try:
-        await interaction.edit_original_response(content=_PLACEHOLDER, attachments=[])
-        await interaction.delete_original_response()
-    except discord.HTTPException as exc:
-        if exc.code in TOKEN_GONE:
-            raise
-        if exc.code != 10008:  # Unknown Message: it is gone already
-            log.warning("could not remove the public message of interaction %s", interaction.id)
-
-
-async def _reply_elsewhere(interaction: discord.Interaction, text: str) -> None:
-    """The member's DMs, else the channel with a mention: for when the token has expired."""
-    member = interaction.user
-    command = _command_name(interaction)
-    about = f"About your /{command} request: " if command != "?" else ""
-    mentions = discord.AllowedMentions(users=[member], everyone=False, roles=False)
-    try:
-        dm = await member.create_dm()
-        await dm.send(about + text, allowed_mentions=mentions)
-    except (discord.DiscordException, aiohttp.ClientError, TimeoutError):
-        log.info("could not DM member %s; trying the channel", member.id)
-    else:
-        return
-    channel_id = interaction.channel_id
-    if channel_id is not None:
-        channel = interaction.client.get_partial_messageable(channel_id)
-        try:
-            await channel.send(f"{member.mention} {about}{text}", allowed_mentions=mentions)
-        except (discord.DiscordException, aiohttp.ClientError, TimeoutError):
-            log.warning("could not reach member %s in the channel either", member.id)
-        else:
-            return
-    log.warning("member %s was not told: %s", member.id, text)
-
 
 # Discord ran a command whose definition differs from ours (it has not caught up after a sync).
 _OUTDATED = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
@@ -164,7 +76,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         except Exception:
             # discord.py would leave an exception raised here unhandled in its task.
             error_id = secrets.token_hex(4)
-            log.exception("error %s while checking /%s", error_id, _command_name(interaction))
+            log.exception("error %s while checking /%s", error_id, command_name(interaction))
             await reply_privately(interaction, apology(error_id))
             return False
         return True
@@ -178,7 +90,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
             await reply_privately(interaction, text)
         except Exception:
             # discord.py would leave an exception raised here unhandled in its task.
-            log.exception("error while handling an error of /%s", _command_name(interaction))
+            log.exception("error while handling an error of /%s", command_name(interaction))
 
     def _report_refusal(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -194,7 +106,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 member_id=interaction.user.id,
-                command=_command_name(interaction),
+                command=command_name(interaction),
                 prompt=prompt if isinstance(prompt, str) else "(an image, no prompt)",
                 layer=original.layer,
                 reason=original.reason,
@@ -207,7 +119,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         original: BaseException = error
         if isinstance(error, app_commands.CommandInvokeError):
             original = error.original
-        name = _command_name(interaction)
+        name = command_name(interaction)
         if isinstance(original, UserFacingError):
             log.info("member error in /%s: %s", name, type(original).__name__)
             return original.message
@@ -219,16 +131,6 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         error_id = secrets.token_hex(4)
         log.error("error %s in /%s", error_id, name, exc_info=original)
         return apology(error_id)
-
-
-def _command_name(interaction: discord.Interaction) -> str:
-    """The command's name, also for a command the bot no longer has."""
-    command = interaction.command
-    if command is not None:
-        return command.qualified_name
-    data = interaction.data
-    name = data.get("name") if data is not None else None
-    return name if isinstance(name, str) else "?"
 
 
 class JobTracker:

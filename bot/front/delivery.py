@@ -26,6 +26,7 @@ import discord
 from aiohttp.abc import AbstractStreamWriter
 
 from bot import imaging
+from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE
 from bot.images.results import ImagesResult
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,6 @@ T = TypeVar("T")
 FILES_PER_MESSAGE = 10
 CONTENT_LIMIT = 2000
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's default per-file limit since 2025-01
-# Discord codes meaning the interaction token can no longer be used.
-TOKEN_GONE = frozenset({10015, 10062, 50027})
-# Set in `interaction.extras` once the original response holds images, so that error
-# handling never deletes it.
-RESULTS_POSTED = "imagine_results_posted"
 _ATTEMPTS = 3
 _WRITE_SLICE = 256 * 1024  # as aiohttp writes a BytesIO
 
