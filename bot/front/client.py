@@ -1,34 +1,26 @@
-"""The Discord bot: a `commands.Bot` subclass and the command tree that handles every error.
+"""The bot: a `commands.Bot` subclass that loads the cogs and owns the start and the shutdown.
 
-Extensions load from a fixed list in `setup_hook`; commands are synced only when the local set
-differs from what Discord already has, so restarts do not spend the daily create quota.
-Every command's task (the command and then its error handling) is tracked from the tree's
-`interaction_check`, so that `shutdown` can refuse new commands and let running ones finish.
+Extensions load from a fixed list in `setup_hook` (as in RoboDanny's `bot.py`), each failure
+logged; commands are then synced only when they changed (`bot.front.sync`). `shutdown` refuses
+new commands (the tree checks `closing`) and drains the running ones (`bot.front.jobs`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import secrets
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import aiohttp
 import discord
-from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.errors import UserFacingError
-from bot.front.interactions import command_name
-from bot.front.replies import apology, reply_privately
+from bot.front.jobs import JobTracker
+from bot.front.sync import sync_commands
+from bot.front.tree import ImagineTree
 from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, open_store
-from bot.moderation import ModerationClient, PromptRefused, open_server_settings
-from bot.moderation.events import Refused
+from bot.moderation import ModerationClient, open_server_settings
 from bot.service import ImageService
 
 log = logging.getLogger(__name__)
@@ -41,169 +33,6 @@ EXTENSIONS = (
     "cogs.settings",
     "cogs.modlog",
 )
-
-RESTARTING = (
-    "The bot is restarting and isn't taking new requests right now. Please try again in a minute."
-)
-STOPPED = (
-    "The bot had to restart before your request was finished, so it was stopped. "
-    "Please try again in a minute."
-)
-COMMAND_OUTDATED = (
-    "This command was just updated and Discord is still showing you the old version. "
-    "Wait a minute (or restart Discord) and try again."
-)
-
-# Discord ran a command whose definition differs from ours (it has not caught up after a sync).
-_OUTDATED = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
-
-
-class ImagineTree(app_commands.CommandTree["ImagineBot"]):
-    """Every app-command error ends here: the member's mistakes as a private message in their
-    words, our own failures logged with a traceback and shown as an apology with an error id."""
-
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        if interaction.type is not discord.InteractionType.application_command:
-            return True
-        try:
-            if self.client.closing:
-                await reply_privately(interaction, RESTARTING)
-                return False
-            task = asyncio.current_task()
-            if task is not None:
-                # The task runs the command and then its error handling: shutdown waits for it.
-                self.client.jobs.add(task, interaction)
-        except Exception:
-            # discord.py would leave an exception raised here unhandled in its task.
-            error_id = secrets.token_hex(4)
-            log.exception("error %s while checking /%s", error_id, command_name(interaction))
-            await reply_privately(interaction, apology(error_id))
-            return False
-        return True
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
-    ) -> None:
-        try:
-            text = self._describe(interaction, error)
-            self._report_refusal(interaction, error)
-            await reply_privately(interaction, text)
-        except Exception:
-            # discord.py would leave an exception raised here unhandled in its task.
-            log.exception("error while handling an error of /%s", command_name(interaction))
-
-    def _report_refusal(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        """Tell the mod-log (a listener of `prompt_refused`) which layer refused a prompt."""
-        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if not isinstance(original, PromptRefused) or interaction.guild_id is None:
-            return
-        prompt = getattr(interaction.namespace, "prompt", None)
-        self.client.dispatch(
-            "prompt_refused",
-            Refused(
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                member_id=interaction.user.id,
-                command=command_name(interaction),
-                prompt=prompt if isinstance(prompt, str) else "(an image, no prompt)",
-                layer=original.layer,
-                reason=original.reason,
-            ),
-        )
-
-    @staticmethod
-    def _describe(interaction: discord.Interaction, error: app_commands.AppCommandError) -> str:
-        """What the member is told about `error`; our own failures are logged with an id."""
-        original: BaseException = error
-        if isinstance(error, app_commands.CommandInvokeError):
-            original = error.original
-        name = command_name(interaction)
-        if isinstance(original, UserFacingError):
-            log.info("member error in /%s: %s", name, type(original).__name__)
-            return original.message
-        if isinstance(original, app_commands.CheckFailure):
-            return str(original) or "You can't use this command here."
-        if isinstance(original, _OUTDATED):
-            log.warning("/%s: Discord's copy of the command differs from ours", name)
-            return COMMAND_OUTDATED
-        error_id = secrets.token_hex(4)
-        log.error("error %s in /%s", error_id, name, exc_info=original)
-        return apology(error_id)
-
-
-class JobTracker:
-    """Knows which commands are still working, so shutdown can let them finish, and which
-    still owe Discord their first answer, so work that can wait lets those go first."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[asyncio.Task[Any], discord.Interaction] = {}
-        self._unanswered: set[asyncio.Task[Any]] = set()
-        self._all_answered = asyncio.Event()
-        self._all_answered.set()
-
-    def __len__(self) -> int:
-        return sum(1 for task in self._jobs if not task.done())
-
-    def add(self, task: asyncio.Task[Any], interaction: discord.Interaction) -> None:
-        """Track `task`, which answers `interaction`, until it ends."""
-        self._jobs[task] = interaction
-        self._unanswered.add(task)
-        self._all_answered.clear()
-        task.add_done_callback(self._forget)
-
-    def answered(self, task: asyncio.Task[Any] | None) -> None:
-        """`task` has sent Discord its first answer (a deferral, say); ending counts too."""
-        if task is not None:
-            self._unanswered.discard(task)
-        if not self._unanswered:
-            self._all_answered.set()
-
-    async def let_first_answers_go(self, longest: float) -> None:
-        """The calling command has sent its first answer: wait (up to `longest` seconds) until
-        every other command has sent its own.
-
-        Discord gives a command 3 seconds for that answer and then minutes for the rest. When
-        hundreds arrive at once, the Images API calls and uploads of the first ones would
-        otherwise share the CPU with the deferrals of the last ones and make them late.
-        """
-        self.answered(asyncio.current_task())
-        if self._all_answered.is_set():
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(longest):
-                await self._all_answered.wait()
-
-    def _forget(self, task: asyncio.Task[Any]) -> None:
-        self._jobs.pop(task, None)
-        self.answered(task)
-
-    def _running(self) -> set[asyncio.Task[Any]]:
-        return {task for task in self._jobs if not task.done()}
-
-    async def wait_idle(self, timeout: float) -> bool:
-        """Wait until no job runs; False if some still run after `timeout` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        # A loop: a command admitted just before shutdown began may register meanwhile.
-        while running := self._running():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            await asyncio.wait(running, timeout=remaining)
-        return True
-
-    async def cancel_all(self) -> None:
-        """Stop every running job, then tell each member that theirs was stopped."""
-        running = {task: self._jobs[task] for task in self._running()}
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        await asyncio.gather(
-            *(reply_privately(interaction, STOPPED) for interaction in running.values()),
-            return_exceptions=True,
-        )
 
 
 class ImagineBot(commands.Bot):
@@ -271,50 +100,14 @@ class ImagineBot(commands.Bot):
                 await self.load_extension(extension)
             except commands.ExtensionError:
                 log.exception("could not load %s", extension)
-        await self.sync_commands()
-
-    async def sync_commands(self) -> None:
-        """Push the slash commands to Discord, but only when they changed.
-
-        A failure is logged, not raised: the commands Discord already has keep working.
-        """
-        assert self.application_id is not None
-        guild_id = self.settings.discord_guild_id
-        guild = discord.Object(guild_id) if guild_id else None
-        where = f"to server {guild_id}" if guild_id else "globally (may take a while to appear)"
-        try:
-            if guild is not None:
-                self.tree.copy_global_to(guild=guild)
-                remote = await self.http.get_guild_commands(self.application_id, guild.id)
-            else:
-                remote = await self.http.get_global_commands(self.application_id)
-            local = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
-            if not commands_differ(local, remote):
-                log.info("slash commands are up to date; not syncing")
-                return
-            synced = await self.tree.sync(guild=guild)
-        except discord.HTTPException as exc:
-            hint = (
-                " Is the bot in that server, invited with the applications.commands scope?"
-                if guild_id and exc.status == 403
-                else ""
-            )
-            log.error("could not sync the slash commands %s: %s.%s", where, exc, hint)
-            return
-        log.info("synced %d slash commands %s", len(synced), where)
+        await sync_commands(self, self.settings.discord_guild_id)
 
     async def shutdown(self) -> None:
         """Stop taking commands, let running jobs finish within the grace period, then close."""
         if self.closing:
             return
         self.closing = True
-        running = len(self.jobs)
-        if running:
-            grace = self.settings.shutdown_grace
-            log.info("shutting down: waiting up to %.0f s for %d running jobs", grace, running)
-            if not await self.jobs.wait_idle(grace):
-                log.warning("grace period over; stopping %d jobs", len(self.jobs))
-                await self.jobs.cancel_all()
+        await self.jobs.drain(self.settings.shutdown_grace)
         log.info("shutting down: closing the connection to Discord")
         await self.close()
 
@@ -324,47 +117,3 @@ class ImagineBot(commands.Bot):
         finally:
             await self.store.close()
             await self.server_settings.close()
-
-
-_REMOTE_ONLY = {"id", "application_id", "version", "guild_id", "dm_permission"}
-_DEFAULTS: Mapping[str, Any] = {"nsfw": False, "required": False, "autocomplete": False}
-
-
-def _normalise(value: Any) -> Any:
-    """Drop what Discord adds, and defaults that either side may leave out."""
-    if isinstance(value, Mapping):
-        return {
-            key: _normalise(item)
-            for key, item in value.items()
-            if key not in _REMOTE_ONLY
-            and item not in (None, [], {})
-            and not (key in _DEFAULTS and item == _DEFAULTS[key])
-            and not key.endswith("_localizations")
-        }
-    if isinstance(value, list):
-        return [_normalise(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool):
-        # Permission bitsets go out as ints and come back as strings.
-        return str(value)
-    return value
-
-
-def commands_differ(
-    local: Sequence[Mapping[str, Any]], remote: Sequence[Mapping[str, Any]]
-) -> bool:
-    """Whether syncing would change anything. Fields Discord fills in with defaults that we
-    leave out (contexts, integration types) count only where we set them ourselves."""
-    if len(local) != len(remote):
-        return True
-    remote_by_name = {command["name"]: _normalise(command) for command in remote}
-    for command in local:
-        mine = _normalise(command)
-        theirs = remote_by_name.get(mine["name"])
-        if theirs is None:
-            return True
-        for key in ("contexts", "integration_types"):
-            if key not in mine:
-                theirs.pop(key, None)
-        if mine != theirs:
-            return True
-    return False
