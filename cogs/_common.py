@@ -18,7 +18,8 @@ import discord
 from discord import app_commands
 
 from bot.errors import InvalidInput
-from bot.front.delivery import Caption, deliver
+from bot.front.caption import Caption
+from bot.front.delivery import deliver
 from bot.images.profiles import ModelProfile, Operation
 from bot.images.results import ImagesResult
 from bot.limits import PositionCallback, Reservation

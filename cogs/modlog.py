@@ -23,7 +23,7 @@ import discord
 from discord.ext import commands
 
 from bot import imaging
-from bot.front.delivery import shorten
+from bot.front.caption import shorten
 from bot.moderation import InvalidSetting, block_ends
 from bot.moderation.events import Blocked, Generated, Refused, Unblocked
 
