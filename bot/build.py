@@ -8,6 +8,7 @@ aiohttp session and hands it in, then gives the parts to the Discord front.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import aiohttp
 
@@ -17,6 +18,7 @@ from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, Store, open_store
 from bot.moderation import ModerationClient, ServerSettingsStore, open_server_settings
+from bot.secrets import Secret
 from bot.service import ImageService
 
 
@@ -81,11 +83,8 @@ def images_client(session: aiohttp.ClientSession, settings: Settings) -> ImagesC
     """The Images API client the settings describe."""
     return ImagesClient(
         session,
-        base_url=settings.openai_base_url,
-        api_key=settings.openai_api_key,
+        **_account(settings, settings.openai_base_url, settings.openai_api_key),
         profile=settings.profile,
-        organization=settings.openai_org_id,
-        project=settings.openai_project_id,
         timeout=settings.request_timeout,
         max_attempts=settings.max_attempts,
         retry_deadline=settings.retry_deadline,
@@ -101,11 +100,26 @@ def moderation_client(
         return None
     return ModerationClient(
         session,
-        base_url=settings.moderation_base_url,
-        api_key=settings.moderation_api_key,
+        **_account(settings, settings.moderation_base_url, settings.moderation_api_key),
         model=settings.moderation_model,
         block_categories=settings.moderation_block_categories,
         fail_open=settings.moderation_fail_open,
+    )
+
+
+class _Account(TypedDict):
+    base_url: str
+    api_key: Secret | None
+    organization: str | None
+    project: str | None
+
+
+def _account(settings: Settings, base_url: str, api_key: Secret | None) -> _Account:
+    """Where an OpenAI-compatible client sends its calls and as whom: the organisation and
+    project ids are one account's, the same for the Images API and the moderation endpoint."""
+    return _Account(
+        base_url=base_url,
+        api_key=api_key,
         organization=settings.openai_org_id,
         project=settings.openai_project_id,
     )
