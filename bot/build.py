@@ -2,48 +2,25 @@
 
 The parts take plain values, never `Settings`, so each can be built and tested alone; only this
 module knows which setting feeds which part. The entry point (`bot.__main__`) owns the one
-aiohttp session and hands it in, then gives the parts to the Discord front.
+aiohttp session and hands it in, then gives the parts to the Discord front. It sits at the top
+with the entry point: it may import every layer; nothing else in bot/ or cogs/ imports it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TypedDict
 
 import aiohttp
 
 from bot import imaging
 from bot.config import Settings
+from bot.front.parts import Parts
 from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
-from bot.limits import Limiter, Store, open_store
-from bot.moderation import ModerationClient, ServerSettingsStore, open_server_settings
+from bot.limits import Limiter, open_store
+from bot.moderation import ModerationClient, open_server_settings
 from bot.secrets import Secret
 from bot.service import ImageService
-
-
-@dataclass(frozen=True, slots=True)
-class Parts:
-    """Everything the commands use, built once per process; the stores open with `open()`."""
-
-    store: Store
-    limiter: Limiter
-    images: ImagesClient
-    member_ids: MemberIds
-    server_settings: ServerSettingsStore
-    service: ImageService
-
-    async def open(self) -> None:
-        """Open the stores (connect, create tables)."""
-        await self.store.open()
-        await self.server_settings.open()
-
-    async def close(self) -> None:
-        """Close the stores; the second closes even when the first fails."""
-        try:
-            await self.store.close()
-        finally:
-            await self.server_settings.close()
 
 
 def build(settings: Settings, session: aiohttp.ClientSession) -> Parts:

@@ -13,9 +13,9 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from bot.build import Parts
 from bot.config import Settings
 from bot.front.jobs import JobTracker
+from bot.front.parts import Parts
 from bot.front.sync import sync_commands
 from bot.front.tree import ImagineTree
 
