@@ -1,4 +1,4 @@
-"""Entry point: settings -> logging -> one aiohttp session -> bot.start.
+"""Entry point: settings -> logging -> one aiohttp session -> build everything -> bot.start.
 
 `python -m bot` reads the environment (and `.env`, where a real environment variable wins),
 prints every settings problem and exits 2 when something is missing or wrong.
@@ -20,8 +20,9 @@ import aiohttp
 import discord
 from dotenv import load_dotenv
 
-from bot.app import ImagineBot
+from bot.build import build
 from bot.config import ConfigError, Settings, configure_logging
+from bot.front.client import ImagineBot
 
 log = logging.getLogger("bot")
 
@@ -32,7 +33,7 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
     """Run the bot until it is closed or the process is asked to stop (SIGTERM, SIGINT)."""
     timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        bot = ImagineBot(settings, session)
+        bot = ImagineBot(settings, session, build(settings, session))
         loop = asyncio.get_running_loop()
         log.info("starting on the %s event loop", type(loop).__module__.split(".")[0])
         stopping: list[asyncio.Task[None]] = []

@@ -34,16 +34,13 @@ import math
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from bot.errors import InvalidInput
 from bot.images.profiles import InputRule, MiB, ModelProfile, Operation
 from bot.images.requests import ImageFormat, InputImage
-
-if TYPE_CHECKING:
-    from bot.config import Settings
 
 # Pillow warns (or, past twice its limit, raises) on huge images while opening the header. Where
 # warnings are errors (the tests) the warning arrives as an exception; elsewhere our own, lower
@@ -120,11 +117,6 @@ class Limits:
 
     max_bytes: int
     max_pixels: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        """The limits configured by MAX_ATTACHMENT_BYTES and MAX_IMAGE_PIXELS."""
-        return cls(max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels)
 
 
 @dataclass(frozen=True, slots=True)

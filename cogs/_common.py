@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import discord
 from discord import app_commands
 
-from bot.delivery import Caption, deliver
 from bot.errors import InvalidInput
+from bot.front.caption import Caption
+from bot.front.delivery import deliver
 from bot.images.profiles import ModelProfile, Operation
 from bot.images.results import ImagesResult
 from bot.limits import PositionCallback, Reservation
@@ -27,7 +28,7 @@ from bot.service import Member, Upload
 from cogs.modlog import result_view
 
 if TYPE_CHECKING:
-    from bot.app import ImagineBot
+    from bot.front.client import ImagineBot
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from cogs._common import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import ImagineBot
+    from bot.front.client import ImagineBot
 
 MASK_HELP_REQUIRED = "PNG, same size: transparent (or white) areas are what changes"
 MASK_HELP_OPTIONAL = "Optional PNG, same size: transparent (or white) areas are what changes"

@@ -20,7 +20,7 @@ from cogs._common import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import ImagineBot
+    from bot.front.client import ImagineBot
 
 
 class Imagine(commands.Cog):

@@ -23,12 +23,12 @@ import discord
 from discord.ext import commands
 
 from bot import imaging
-from bot.delivery import shorten
+from bot.front.caption import shorten
 from bot.moderation import InvalidSetting, block_ends
 from bot.moderation.events import Blocked, Generated, Refused, Unblocked
 
 if TYPE_CHECKING:
-    from bot.app import ImagineBot
+    from bot.front.client import ImagineBot
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from discord.ext import commands
 from cogs._common import member_of
 
 if TYPE_CHECKING:
-    from bot.app import ImagineBot
+    from bot.front.client import ImagineBot
 
 
 class Quota(commands.Cog):

@@ -23,7 +23,7 @@ from bot.moderation.events import Unblocked
 from cogs.modlog import BLOCK_DURATIONS, block_member, unblocked_text
 
 if TYPE_CHECKING:
-    from bot.app import ImagineBot
+    from bot.front.client import ImagineBot
 
 NOT_ADMIN = (
     "Only members with the Manage Server permission can see or change the image bot's settings."

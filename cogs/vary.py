@@ -27,7 +27,7 @@ from cogs._common import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import ImagineBot
+    from bot.front.client import ImagineBot
 
 
 class Vary(commands.Cog):

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import run
-from bot.app import ImagineBot
 from bot.config import Settings
+from bot.front.client import ImagineBot
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.images_api import FakeImagesAPI
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageChops, ImageFile
 
 from bot import imaging
+from bot.build import attachment_limits
 from bot.config import Settings
 from bot.errors import InvalidInput
 from bot.images.profiles import InputRule, MiB, build_profile
@@ -98,7 +99,7 @@ def test_limits_come_from_the_settings() -> None:
         max_image_pixels=5678,
     )
 
-    assert imaging.Limits.from_settings(settings) == imaging.Limits(1234, 5678)
+    assert attachment_limits(settings) == imaging.Limits(1234, 5678)
 
 
 def test_a_decompression_bomb_is_refused_from_its_header() -> None:

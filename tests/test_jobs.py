@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import discord
 
-from bot.app import JobTracker
+from bot.front.jobs import JobTracker
 
 # JobTracker only keeps the interaction to tell its member about a cancellation later.
 NO_INTERACTION = cast(discord.Interaction, object())

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.build import images_client
 from bot.config import Settings
-from bot.images.client import ImagesClient
 from bot.limits import Limiter
 from bot.limits.store_memory import MemoryStore
 from bot.moderation.store_memory import MemoryServerSettings
@@ -41,7 +41,7 @@ async def service(tmp_path: Path) -> AsyncIterator[tuple[ImageService, SlowSetti
     )
     servers = SlowSettings()
     async with aiohttp.ClientSession() as session:
-        client = ImagesClient.from_settings(session, settings)
+        client = images_client(session, settings)
         yield (
             ImageService(client, session, Limiter(MemoryStore()), settings, servers=servers),
             servers,

@@ -22,7 +22,6 @@ from typing import Any, TypeGuard
 
 import aiohttp
 
-from bot.config import Settings
 from bot.downloads import DownloadError, DownloadTooLarge, download, read_capped
 from bot.errors import InvalidInput
 from bot.images.b64json import Base64, decode_base64, parse_answer
@@ -161,22 +160,6 @@ class ImagesClient:
         # Told the server's wait after every 429 that is not about quota, so that a shared
         # limiter can hold back other processes too; this client's own calls already wait.
         self.on_rate_limited = on_rate_limited
-
-    @classmethod
-    def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> ImagesClient:
-        """The client the settings describe, on the process's one session."""
-        return cls(
-            session,
-            base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key,
-            profile=settings.profile,
-            organization=settings.openai_org_id,
-            project=settings.openai_project_id,
-            timeout=settings.request_timeout,
-            max_attempts=settings.max_attempts,
-            retry_deadline=settings.retry_deadline,
-            max_result_bytes=settings.max_result_bytes,
-        )
 
     def __repr__(self) -> str:
         return (

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.app import COMMAND_OUTDATED
+from bot.front.tree import COMMAND_OUTDATED
 from tests.cogs.support import refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord

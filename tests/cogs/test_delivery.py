@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import FILES_PER_MESSAGE, Caption, ImageFile, batches
+from bot.front.caption import Caption
+from bot.front.files import FILES_PER_MESSAGE, ImageFile, batches
 from tests.cogs.support import format_of, noise_png, refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeMessage

@@ -9,7 +9,8 @@ import signal
 
 import pytest
 
-from bot.app import RESTARTING, STOPPED
+from bot.front.jobs import STOPPED
+from bot.front.tree import RESTARTING
 from tests.cogs.support import eventually, private_reply, refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord

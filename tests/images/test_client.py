@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.build import images_client
 from bot.config import Settings
 from bot.images.client import ImagesClient
 from bot.images.errors import (
@@ -314,7 +315,7 @@ async def test_from_settings_uses_the_configured_model_and_ids(
         image_model="gpt-image-1-mini",
         image_model_family="gpt-image-mini",
     )
-    client = ImagesClient.from_settings(session, settings)
+    client = images_client(session, settings)
 
     result = await client.generate(prompt="x", user=USER)
 

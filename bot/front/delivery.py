@@ -1,0 +1,207 @@
+"""Posting finished images to Discord, so that once images exist they reach the member.
+
+Images go out as files (never the API's expiring URLs), at most 10 to a message and each within
+the interaction's upload limit (re-encoded when larger). The deferred "thinking..." message is
+replaced by the first batch; later batches are followups. When the interaction token has
+expired (15 minutes) or the webhook route fails, the images go to the channel with a mention;
+when that fails too, to the member's DMs; as a last resort they are saved to the data folder
+and the owner is told in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import aiohttp
+import discord
+
+from bot.front.caption import CONTENT_LIMIT, Caption, shorten
+from bot.front.files import ImageFile, batches, prepare_files
+from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE
+from bot.front.undelivered import save_rest
+from bot.images.results import ImagesResult
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_ATTEMPTS = 3
+
+
+class DeliveryFailed(Exception):
+    """No route reached the member; the images were saved in `folder` for the owner."""
+
+    def __init__(self, interaction_id: int, folder: Path) -> None:
+        super().__init__(f"could not post the images of interaction {interaction_id}")
+        self.folder = folder
+
+
+async def _retry(send: Callable[[], Awaitable[T]], what: str) -> T:
+    """Run `send`, retrying transient failures; discord.py already waits out 429s itself."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await send()
+        except discord.HTTPException as exc:
+            transient = exc.status >= 500 and attempt < _ATTEMPTS
+            if not transient:
+                raise
+            log.warning("posting %s failed (HTTP %s); retrying", what, exc.status)
+        except (aiohttp.ClientError, TimeoutError):
+            if attempt == _ATTEMPTS:
+                raise
+            log.warning("posting %s failed (network); retrying", what)
+        await asyncio.sleep(0.5 * 2**attempt)
+
+
+async def deliver(
+    interaction: discord.Interaction,
+    result: ImagesResult,
+    caption: Caption,
+    *,
+    data_dir: Path,
+    view: discord.ui.View | None = None,
+) -> discord.Message | None:
+    """Post every image of `result` for the member who asked, by whatever route still works,
+    with `view` (buttons) under the first message; return that message.
+
+    Raises `DeliveryFailed` (after saving the images) only when nothing reached the member.
+    If the job is cancelled (shutdown) while posting, the images not yet posted are saved.
+    """
+    stem = f"{caption.command}-{interaction.id}"
+    files = await prepare_files(result, upload_limit=interaction.filesize_limit, stem=stem)
+    groups = batches(files)
+    content = caption.render()
+    posted = _Posted(view=view)
+    try:
+        await _deliver_through_interaction(interaction, groups, content, posted)
+        if posted.groups < len(groups):
+            await _deliver_elsewhere(interaction, groups, content, caption, posted)
+    except asyncio.CancelledError:
+        await save_rest(interaction, groups[posted.groups :], data_dir, "the bot was stopping")
+        raise
+    if posted.groups < len(groups):
+        rest = groups[posted.groups :]
+        folder = await save_rest(interaction, rest, data_dir, "every route failed")
+        if posted.groups == 0:
+            raise DeliveryFailed(interaction.id, folder)
+    return posted.first
+
+
+@dataclass(slots=True)
+class _Posted:
+    """How many groups of files reached the member so far, by any route."""
+
+    groups: int = 0
+    view: discord.ui.View | None = None
+    first: discord.Message | None = None
+
+    def sent(self, message: discord.Message) -> None:
+        if self.groups == 0:
+            self.first = message
+        self.groups += 1
+
+
+async def _deliver_through_interaction(
+    interaction: discord.Interaction,
+    groups: list[list[ImageFile]],
+    content: str,
+    posted: _Posted,
+) -> None:
+    """Replace the "thinking..." message with the first group, follow up with the rest,
+    until the token expires or a route fails."""
+    if interaction.is_expired():
+        return
+    try:
+        for index, group in enumerate(groups):
+            if index == 0:
+                send = functools.partial(_edit_original, interaction, group, content, posted.view)
+            else:
+                send = functools.partial(_send_followup, interaction, group)
+            posted.sent(await _retry(send, "the result"))
+            interaction.extras[RESULTS_POSTED] = True
+    except discord.HTTPException as exc:
+        if exc.code in TOKEN_GONE:
+            log.info("interaction %s expired before its images were posted", interaction.id)
+        else:
+            log.warning("could not post through the interaction (%s); using the channel", exc)
+    except (aiohttp.ClientError, TimeoutError):
+        log.warning("could not post through the interaction; using the channel")
+
+
+async def _deliver_elsewhere(
+    interaction: discord.Interaction,
+    groups: list[list[ImageFile]],
+    content: str,
+    caption: Caption,
+    posted: _Posted,
+) -> None:
+    """Post the groups not posted yet in the channel (mentioning the member), else in their
+    DMs."""
+    member = interaction.user
+    mention = discord.AllowedMentions(users=[member], everyone=False, roles=False)
+    late = f"{member.mention}, your /{caption.command} images are ready."
+    text = shorten(late + "\n" + content, CONTENT_LIMIT)
+    channel_id = interaction.channel_id
+    client = interaction.client
+    targets: list[tuple[str, Callable[[], Awaitable[discord.abc.Messageable]]]] = []
+    if channel_id is not None:
+        targets.append(
+            ("the channel", lambda: _resolved(client.get_partial_messageable(channel_id)))
+        )
+    targets.append(("direct messages", member.create_dm))
+    for where, destination in targets:
+        try:
+            channel = await destination()
+            for index, group in enumerate(groups[posted.groups :]):
+                first_text = text if index == 0 else None
+                view = posted.view if posted.groups == 0 else None
+                message = await _retry(
+                    functools.partial(_send_files, channel, group, first_text, mention, view),
+                    f"images to {where}",
+                )
+                posted.sent(message)
+            log.info("delivered interaction %s's images to %s", interaction.id, where)
+            return
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+            log.warning("could not deliver interaction %s's images to %s", interaction.id, where)
+
+
+async def _edit_original(
+    interaction: discord.Interaction,
+    group: list[ImageFile],
+    content: str,
+    view: discord.ui.View | None,
+) -> discord.Message:
+    return await interaction.edit_original_response(
+        content=content, attachments=[f.to_file() for f in group], view=view
+    )
+
+
+async def _send_followup(
+    interaction: discord.Interaction, group: list[ImageFile]
+) -> discord.Message:
+    return await interaction.followup.send(files=[f.to_file() for f in group], wait=True)
+
+
+async def _send_files(
+    channel: discord.abc.Messageable,
+    group: list[ImageFile],
+    content: str | None,
+    mentions: discord.AllowedMentions,
+    view: discord.ui.View | None,
+) -> discord.Message:
+    files = [f.to_file() for f in group]
+    if view is None:
+        return await channel.send(content=content, files=files, allowed_mentions=mentions)
+    return await channel.send(content=content, files=files, allowed_mentions=mentions, view=view)
+
+
+async def _resolved(channel: discord.PartialMessageable) -> discord.abc.Messageable:
+    return channel

@@ -1,0 +1,106 @@
+"""Private replies to a member, by whatever route still reaches them, and the apology.
+
+A reply goes through the interaction while its token lives (taking down a public "thinking..."
+message first, so the private answer never replaces it in public), else to the member's DMs,
+else to the channel with a mention.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import discord
+
+from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE, command_name
+
+log = logging.getLogger(__name__)
+
+# Shown instead of the public "thinking..." message for the moment before it is deleted, so
+# that the private followup can never take its place (a followup sent right after a public
+# deferral replaces the "thinking..." message and ignores the ephemeral flag).
+_PLACEHOLDER = "This request couldn't be finished."
+
+
+def apology(error_id: str) -> str:
+    """The member's message for a failure that is ours, not theirs."""
+    return (
+        "Sorry, something went wrong on my side and your request couldn't be finished. "
+        f"If it keeps happening, tell the server owner the error id `{error_id}`."
+    )
+
+
+async def reply_privately(interaction: discord.Interaction, text: str) -> None:
+    """Tell the member something only they see, whatever state the interaction is in.
+
+    Never raises: when the interaction can't carry the message (its token expired), it goes
+    to the member's DMs, and failing that to the channel with a mention.
+    """
+    try:
+        if await _reply_through_interaction(interaction, text):
+            return
+    except discord.HTTPException as exc:
+        if exc.code not in TOKEN_GONE:
+            log.warning("could not answer interaction %s (%s)", interaction.id, exc)
+    except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not answer interaction %s (%s)", interaction.id, type(exc).__name__)
+    await _reply_elsewhere(interaction, text)
+
+
+async def _reply_through_interaction(interaction: discord.Interaction, text: str) -> bool:
+    """Answer through the interaction's own routes; False if its token has expired."""
+    if interaction.is_expired():
+        return False
+    if not interaction.response.is_done():
+        try:
+            await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            # 40060: acknowledged already (by an earlier attempt whose answer was lost).
+            if exc.code != 40060:
+                raise
+        else:
+            return True
+    elif (
+        interaction.response.type is discord.InteractionResponseType.deferred_channel_message
+        and not interaction.extras.get(RESULTS_POSTED)
+    ):
+        await _remove_public_message(interaction)
+    await interaction.followup.send(text, ephemeral=True)
+    return True
+
+
+async def _remove_public_message(interaction: discord.Interaction) -> None:
+    """Take down the public "thinking..." (or queue position) message of a deferral."""
+    try:
+        await interaction.edit_original_response(content=_PLACEHOLDER, attachments=[])
+        await interaction.delete_original_response()
+    except discord.HTTPException as exc:
+        if exc.code in TOKEN_GONE:
+            raise
+        if exc.code != 10008:  # Unknown Message: it is gone already
+            log.warning("could not remove the public message of interaction %s", interaction.id)
+
+
+async def _reply_elsewhere(interaction: discord.Interaction, text: str) -> None:
+    """The member's DMs, else the channel with a mention: for when the token has expired."""
+    member = interaction.user
+    command = command_name(interaction)
+    about = f"About your /{command} request: " if command != "?" else ""
+    mentions = discord.AllowedMentions(users=[member], everyone=False, roles=False)
+    try:
+        dm = await member.create_dm()
+        await dm.send(about + text, allowed_mentions=mentions)
+    except (discord.DiscordException, aiohttp.ClientError, TimeoutError):
+        log.info("could not DM member %s; trying the channel", member.id)
+    else:
+        return
+    channel_id = interaction.channel_id
+    if channel_id is not None:
+        channel = interaction.client.get_partial_messageable(channel_id)
+        try:
+            await channel.send(f"{member.mention} {about}{text}", allowed_mentions=mentions)
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError):
+            log.warning("could not reach member %s in the channel either", member.id)
+        else:
+            return
+    log.warning("member %s was not told: %s", member.id, text)

@@ -1,0 +1,90 @@
+"""Command sync: push the slash commands to Discord only when they changed.
+
+Restarts then do not spend Discord's daily command-create quota, and a sync that fails leaves
+the commands Discord already has working.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+log = logging.getLogger(__name__)
+
+
+async def sync_commands(bot: commands.Bot, guild_id: int | None) -> None:
+    """Push the slash commands to Discord, but only when they changed.
+
+    A failure is logged, not raised: the commands Discord already has keep working.
+    """
+    assert bot.application_id is not None
+    guild = discord.Object(guild_id) if guild_id else None
+    where = f"to server {guild_id}" if guild_id else "globally (may take a while to appear)"
+    try:
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+            remote = await bot.http.get_guild_commands(bot.application_id, guild.id)
+        else:
+            remote = await bot.http.get_global_commands(bot.application_id)
+        local = [command.to_dict(bot.tree) for command in bot.tree.get_commands(guild=guild)]
+        if not commands_differ(local, remote):
+            log.info("slash commands are up to date; not syncing")
+            return
+        synced = await bot.tree.sync(guild=guild)
+    except discord.HTTPException as exc:
+        hint = (
+            " Is the bot in that server, invited with the applications.commands scope?"
+            if guild_id and exc.status == 403
+            else ""
+        )
+        log.error("could not sync the slash commands %s: %s.%s", where, exc, hint)
+        return
+    log.info("synced %d slash commands %s", len(synced), where)
+
+
+_REMOTE_ONLY = {"id", "application_id", "version", "guild_id", "dm_permission"}
+_DEFAULTS: Mapping[str, Any] = {"nsfw": False, "required": False, "autocomplete": False}
+
+
+def _normalise(value: Any) -> Any:
+    """Drop what Discord adds, and defaults that either side may leave out."""
+    if isinstance(value, Mapping):
+        return {
+            key: _normalise(item)
+            for key, item in value.items()
+            if key not in _REMOTE_ONLY
+            and item not in (None, [], {})
+            and not (key in _DEFAULTS and item == _DEFAULTS[key])
+            and not key.endswith("_localizations")
+        }
+    if isinstance(value, list):
+        return [_normalise(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Permission bitsets go out as ints and come back as strings.
+        return str(value)
+    return value
+
+
+def commands_differ(
+    local: Sequence[Mapping[str, Any]], remote: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Whether syncing would change anything. Fields Discord fills in with defaults that we
+    leave out (contexts, integration types) count only where we set them ourselves."""
+    if len(local) != len(remote):
+        return True
+    remote_by_name = {command["name"]: _normalise(command) for command in remote}
+    for command in local:
+        mine = _normalise(command)
+        theirs = remote_by_name.get(mine["name"])
+        if theirs is None:
+            return True
+        for key in ("contexts", "integration_types"):
+            if key not in mine:
+                theirs.pop(key, None)
+        if mine != theirs:
+            return True
+    return False

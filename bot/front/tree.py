@@ -1,0 +1,114 @@
+"""The command tree: the one gate every slash command passes and the one place its errors end.
+
+As in Red-DiscordBot's `redbot/core/tree.py`, a `CommandTree` subclass (passed as `tree_cls=`)
+answers every failure; here its `interaction_check` also refuses commands during shutdown and
+tracks each command's task, so that shutdown can let running ones finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserFacingError
+from bot.front.interactions import command_name
+from bot.front.replies import apology, reply_privately
+from bot.moderation import PromptRefused
+from bot.moderation.events import Refused
+
+if TYPE_CHECKING:
+    # Used only in the string "ImagineBot" of the base class, which ruff does not read.
+    from bot.front.client import ImagineBot  # noqa: F401
+
+log = logging.getLogger(__name__)
+
+RESTARTING = (
+    "The bot is restarting and isn't taking new requests right now. Please try again in a minute."
+)
+COMMAND_OUTDATED = (
+    "This command was just updated and Discord is still showing you the old version. "
+    "Wait a minute (or restart Discord) and try again."
+)
+
+# Discord ran a command whose definition differs from ours (it has not caught up after a sync).
+_OUTDATED = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
+
+
+class ImagineTree(app_commands.CommandTree["ImagineBot"]):
+    """Every app-command error ends here: the member's mistakes as a private message in their
+    words, our own failures logged with a traceback and shown as an apology with an error id."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.type is not discord.InteractionType.application_command:
+            return True
+        try:
+            if self.client.closing:
+                await reply_privately(interaction, RESTARTING)
+                return False
+            task = asyncio.current_task()
+            if task is not None:
+                # The task runs the command and then its error handling: shutdown waits for it.
+                self.client.jobs.add(task, interaction)
+        except Exception:
+            # discord.py would leave an exception raised here unhandled in its task.
+            error_id = secrets.token_hex(4)
+            log.exception("error %s while checking /%s", error_id, command_name(interaction))
+            await reply_privately(interaction, apology(error_id))
+            return False
+        return True
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        try:
+            text = self._describe(interaction, error)
+            self._report_refusal(interaction, error)
+            await reply_privately(interaction, text)
+        except Exception:
+            # discord.py would leave an exception raised here unhandled in its task.
+            log.exception("error while handling an error of /%s", command_name(interaction))
+
+    def _report_refusal(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Tell the mod-log (a listener of `prompt_refused`) which layer refused a prompt."""
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if not isinstance(original, PromptRefused) or interaction.guild_id is None:
+            return
+        prompt = getattr(interaction.namespace, "prompt", None)
+        self.client.dispatch(
+            "prompt_refused",
+            Refused(
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                member_id=interaction.user.id,
+                command=command_name(interaction),
+                prompt=prompt if isinstance(prompt, str) else "(an image, no prompt)",
+                layer=original.layer,
+                reason=original.reason,
+            ),
+        )
+
+    @staticmethod
+    def _describe(interaction: discord.Interaction, error: app_commands.AppCommandError) -> str:
+        """What the member is told about `error`; our own failures are logged with an id."""
+        original: BaseException = error
+        if isinstance(error, app_commands.CommandInvokeError):
+            original = error.original
+        name = command_name(interaction)
+        if isinstance(original, UserFacingError):
+            log.info("member error in /%s: %s", name, type(original).__name__)
+            return original.message
+        if isinstance(original, app_commands.CheckFailure):
+            return str(original) or "You can't use this command here."
+        if isinstance(original, _OUTDATED):
+            log.warning("/%s: Discord's copy of the command differs from ours", name)
+            return COMMAND_OUTDATED
+        error_id = secrets.token_hex(4)
+        log.error("error %s in /%s", error_id, name, exc_info=original)
+        return apology(error_id)
