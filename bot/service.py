@@ -83,6 +83,15 @@ class Upload:
 
 
 @dataclass(frozen=True, slots=True)
+class Job:
+    """One command's run: who asked, the quota held for it, and who hears its place in line."""
+
+    member: Member
+    held: Reservation
+    on_position: PositionCallback | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Variation:
     """The images of /vary, and a note when they came from an edit instead."""
 
@@ -213,53 +222,29 @@ class ImageService:
         if self.moderation is not None:
             await screen(prompt, None, self.moderation)
 
-    async def generate(
-        self,
-        member: Member,
-        held: Reservation,
-        prompt: str,
-        options: ImageOptions,
-        *,
-        on_position: PositionCallback | None = None,
-    ) -> ImagesResult:
+    async def generate(self, job: Job, prompt: str, options: ImageOptions) -> ImagesResult:
         """Images from a prompt."""
-        async with held:
+        async with job.held:
             await self._moderate(prompt)
             request = functools.partial(self.client.generate, prompt=prompt)
-            return await self._call(member, held, options, on_position, request)
+            return await self._call(job, options, request)
 
     async def edit(
-        self,
-        member: Member,
-        held: Reservation,
-        image: Upload,
-        mask: Upload | None,
-        prompt: str,
-        options: ImageOptions,
-        *,
-        on_position: PositionCallback | None = None,
+        self, job: Job, image: Upload, mask: Upload | None, prompt: str, options: ImageOptions
     ) -> ImagesResult:
         """An edit of `image`, limited to the area `mask` marks (if any)."""
-        async with held:
+        async with job.held:
             await self._moderate(prompt)
             prepared, prepared_mask = await self._prepare_edit(image, mask)
             request = functools.partial(
                 self.client.edit, images=[prepared], mask=prepared_mask, prompt=prompt
             )
-            return await self._call(member, held, options, on_position, request)
+            return await self._call(job, options, request)
 
-    async def create_variation(
-        self,
-        member: Member,
-        held: Reservation,
-        image: Upload,
-        options: ImageOptions,
-        *,
-        on_position: PositionCallback | None = None,
-    ) -> Variation:
+    async def create_variation(self, job: Job, image: Upload, options: ImageOptions) -> Variation:
         """Variations of `image`; an edit asking for a variation where the model has none."""
         request: Callable[..., Awaitable[ImagesResult]]
-        async with held:
+        async with job.held:
             if self.profile.supports_variations:
                 prepared = await self._prepare_variation(image)
                 request = functools.partial(self.client.create_variation, image=prepared)
@@ -270,7 +255,7 @@ class ImageService:
                     self.client.edit, images=[prepared], prompt=VARIATION_PROMPT
                 )
                 note = VARIATION_NOTE
-            result = await self._call(member, held, options, on_position, request)
+            result = await self._call(job, options, request)
             return Variation(result, note)
 
     async def _prepare_edit(
@@ -292,20 +277,15 @@ class ImageService:
         return await asyncio.to_thread(imaging.prepare_variation, data, self.profile, self.limits)
 
     async def _call(
-        self,
-        member: Member,
-        held: Reservation,
-        options: ImageOptions,
-        on_position: PositionCallback | None,
-        request: Callable[..., Awaitable[ImagesResult]],
+        self, job: Job, options: ImageOptions, request: Callable[..., Awaitable[ImagesResult]]
     ) -> ImagesResult:
         """`request` (an Images client method) for the member, in their turn, with memory
         for the answer; the reservation is committed once the images are in."""
-        async with self._turn(member, options.n, on_position):
+        async with self._turn(job.member, options.n, job.on_position):
             result = await request(
-                user=member.key, options=options, before_reading=self._room_for(options.n)
+                user=job.member.key, options=options, before_reading=self._room_for(options.n)
             )
-        await held.commit()
+        await job.held.commit()
         return result
 
     def _room_for(self, images: int) -> Callable[[], Awaitable[None]]:

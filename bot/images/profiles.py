@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 Family = Literal["dall-e-2", "dall-e-3", "gpt-image", "gpt-image-mini", "gpt-image-2"]
 Operation = Literal["generate", "edit", "variation"]
@@ -28,7 +28,10 @@ MiB = 1024 * 1024
 
 # Optional request fields a member can set through a command option, with their allowed values.
 # `output_compression` is numeric (0-100) and has no choices.
-CHOICE_FIELDS = ("quality", "style", "background", "output_format", "moderation", "input_fidelity")
+ChoiceField = Literal[
+    "quality", "style", "background", "output_format", "moderation", "input_fidelity"
+]
+CHOICE_FIELDS: tuple[ChoiceField, ...] = get_args(ChoiceField)
 
 
 @dataclass(frozen=True, slots=True)
