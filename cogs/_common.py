@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot.delivery import Caption, deliver
 from bot.errors import InvalidInput
@@ -127,25 +128,38 @@ def _size_label(size: str) -> str:
     return f"{size} (landscape)" if int(width) > int(height) else f"{size} (portrait)"
 
 
-def build_command(
-    bot: ImagineBot,
-    name: str,
-    description: str,
-    callback: Callable[..., Awaitable[None]],
-    *,
-    operation: Operation,
-    options: Iterable[Declared],
-) -> app_commands.Command[Any, ..., None]:
-    """The slash command `name` offering `options` as the bot's model has them for
-    `operation`; `callback(interaction, **values)` runs it."""
-    made = [o if isinstance(o, Option) else o(bot.profile, operation) for o in options]
-    return _slash_command(
-        name,
-        description,
-        callback,
-        [o for o in made if o is not None],
-        allow_dms=bot.settings.allow_dms,
-    )
+class ImageCommandCog(commands.Cog):
+    """A cog for one image command: its options made from the bot's model profile, and the
+    command on the tree only where the model can run it (`offered`)."""
+
+    def __init__(
+        self,
+        bot: ImagineBot,
+        name: str,
+        description: str,
+        callback: Callable[..., Awaitable[None]],
+        *,
+        operation: Operation,
+        options: Iterable[Declared],
+        offered: bool = True,
+    ) -> None:
+        self.bot = bot
+        self.offered = offered
+        made = [o if isinstance(o, Option) else o(bot.profile, operation) for o in options]
+        self.command = _slash_command(
+            name,
+            description,
+            callback,
+            [o for o in made if o is not None],
+            allow_dms=bot.settings.allow_dms,
+        )
+
+    async def cog_load(self) -> None:
+        if self.offered:
+            self.bot.tree.add_command(self.command)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.command.name)
 
 
 def _slash_command(

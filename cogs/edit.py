@@ -6,14 +6,13 @@ import functools
 from typing import TYPE_CHECKING, Unpack
 
 import discord
-from discord.ext import commands
 
 from bot import validation
 from bot.images.profiles import ModelProfile, Operation
 from bot.validation import EditFields
 from cogs._common import (
+    ImageCommandCog,
     Option,
-    build_command,
     check_inputs,
     model_options,
     prompt_option,
@@ -35,17 +34,17 @@ def mask_option(profile: ModelProfile, _operation: Operation) -> Option:
     return Option("mask", discord.Attachment, MASK_HELP_OPTIONAL, None)
 
 
-class Edit(commands.Cog):
+class Edit(ImageCommandCog):
     """The /edit command, offered only where the model can edit images."""
 
     def __init__(self, bot: ImagineBot) -> None:
-        self.bot = bot
-        self.command = build_command(
+        super().__init__(
             bot,
             "edit",
             "Change part of a picture: upload it, mark the area with a mask, describe the change",
             self.edit,
             operation="edit",
+            offered=bot.profile.supports_edits,
             options=[
                 Option("image", discord.Attachment, "The picture to edit (PNG, JPEG or WebP)"),
                 mask_option,
@@ -63,13 +62,6 @@ class Edit(commands.Cog):
             ],
         )
 
-    async def cog_load(self) -> None:
-        if self.bot.profile.supports_edits:
-            self.bot.tree.add_command(self.command)
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.command.name)
-
     async def edit(
         self,
         interaction: discord.Interaction,
@@ -86,15 +78,14 @@ class Edit(commands.Cog):
             functools.partial(validation.check_edit, self.bot.profile, prompt=prompt, **fields),
             [image_upload, mask_upload],
         )
-        service = self.bot.service
-        await run_job(
-            self.bot,
-            interaction,
-            "edit",
-            checked,
-            options,
-            lambda job: service.edit(job, image_upload, mask_upload, checked, options),
+        make = functools.partial(
+            self.bot.service.edit,
+            image=image_upload,
+            mask=mask_upload,
+            prompt=checked,
+            options=options,
         )
+        await run_job(self.bot, interaction, "edit", checked, options, make)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Unpack
 
 import discord
-from discord.ext import commands
 
 from bot import validation
 from bot.validation import GenerationFields
-from cogs._common import build_command, model_options, prompt_option, run_job
+from cogs._common import ImageCommandCog, model_options, prompt_option, run_job
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 
-class Imagine(commands.Cog):
+class Imagine(ImageCommandCog):
     """The /imagine command."""
 
     def __init__(self, bot: ImagineBot) -> None:
-        self.bot = bot
-        self.command = build_command(
+        super().__init__(
             bot,
             "imagine",
             "Create images from a description",
@@ -42,25 +41,12 @@ class Imagine(commands.Cog):
             ],
         )
 
-    async def cog_load(self) -> None:
-        self.bot.tree.add_command(self.command)
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.command.name)
-
     async def imagine(
         self, interaction: discord.Interaction, *, prompt: str, **fields: Unpack[GenerationFields]
     ) -> None:
         checked, options = validation.check_generation(self.bot.profile, prompt=prompt, **fields)
-        service = self.bot.service
-        await run_job(
-            self.bot,
-            interaction,
-            "imagine",
-            checked,
-            options,
-            lambda job: service.generate(job, checked, options),
-        )
+        make = functools.partial(self.bot.service.generate, prompt=checked, options=options)
+        await run_job(self.bot, interaction, "imagine", checked, options, make)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -10,43 +10,35 @@ import functools
 from typing import TYPE_CHECKING, Literal, Unpack
 
 import discord
-from discord.ext import commands
 
 from bot import validation
 from bot.validation import EditFields
-from cogs._common import Option, build_command, check_inputs, model_options, run_job, upload_of
+from cogs._common import ImageCommandCog, Option, check_inputs, model_options, run_job, upload_of
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 
-class Vary(commands.Cog):
-    """The /vary command."""
+class Vary(ImageCommandCog):
+    """The /vary command: variations, or an edit asking for one where the model has none."""
 
     def __init__(self, bot: ImagineBot) -> None:
-        self.bot = bot
         self.operation: Literal["variation", "edit"] = (
             "variation" if bot.profile.supports_variations else "edit"
         )
-        self.command = build_command(
+        super().__init__(
             bot,
             "vary",
             "Make variations of a picture",
             self.vary,
             operation=self.operation,
+            offered=bot.profile.supports_variations or bot.profile.supports_edits,
             options=[
                 Option("image", discord.Attachment, "The picture to vary (PNG, JPEG or WebP)"),
                 # Offered where the model takes them, with its choices (cogs/_common.py).
                 *model_options("n", "size", "quality", "output_format"),
             ],
         )
-
-    async def cog_load(self) -> None:
-        if self.bot.profile.supports_variations or self.bot.profile.supports_edits:
-            self.bot.tree.add_command(self.command)
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.command.name)
 
     async def vary(
         self,
@@ -63,15 +55,8 @@ class Vary(commands.Cog):
             ),
             [upload],
         )
-        service = self.bot.service
-        await run_job(
-            self.bot,
-            interaction,
-            "vary",
-            None,
-            options,
-            lambda job: service.create_variation(job, upload, options),
-        )
+        make = functools.partial(self.bot.service.create_variation, image=upload, options=options)
+        await run_job(self.bot, interaction, "vary", None, options, make)
 
 
 async def setup(bot: ImagineBot) -> None:
