@@ -6,16 +6,12 @@ import functools
 import io
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from PIL import ExifTags, Image, ImageOps
 
 from bot.errors import InvalidInput
 from bot.images.probe import UNREADABLE
 from bot.imaging.messages import Attachment, damaged, megabytes, not_an_image, too_many_pixels
-
-if TYPE_CHECKING:
-    from bot.config import Settings
 
 _BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 # What Pillow raises on damaged data while decoding (truncated files raise OSError).
@@ -43,11 +39,6 @@ class Limits:
 
     max_bytes: int
     max_pixels: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        """The limits configured by MAX_ATTACHMENT_BYTES and MAX_IMAGE_PIXELS."""
-        return cls(max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels)
 
 
 @dataclass(slots=True)
