@@ -23,7 +23,7 @@ from bot.errors import InvalidInput, UserFacingError
 from bot.images.client import ImagesClient
 from bot.images.errors import ContentPolicyViolation
 from bot.images.profiles import ModelProfile
-from bot.images.requests import ImageOptions
+from bot.images.requests import ImageOptions, InputImage
 from bot.images.results import ImagesResult
 from bot.limits import Limiter, Policy, Reservation, RolePolicies, Usage
 from bot.limits.queue import PositionCallback
@@ -80,6 +80,15 @@ class Upload:
     filename: str
     size: int
     content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One command's run: who asked, the quota held for it, and who hears its place in line."""
+
+    member: Member
+    held: Reservation
+    on_position: PositionCallback | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,104 +222,71 @@ class ImageService:
         if self.moderation is not None:
             await screen(prompt, None, self.moderation)
 
-    async def generate(
-        self,
-        member: Member,
-        held: Reservation,
-        prompt: str,
-        options: ImageOptions,
-        *,
-        on_position: PositionCallback | None = None,
-    ) -> ImagesResult:
+    async def generate(self, job: Job, prompt: str, options: ImageOptions) -> ImagesResult:
         """Images from a prompt."""
-        async with held:
+        async with job.held:
             await self._moderate(prompt)
-            async with self._turn(member, options.n, on_position):
-                result = await self.client.generate(
-                    prompt=prompt,
-                    user=member.key,
-                    options=options,
-                    before_reading=self._room_for(options.n),
-                )
-            await held.commit()
-        return result
+            request = functools.partial(self.client.generate, prompt=prompt)
+            return await self._call(job, options, request)
 
     async def edit(
-        self,
-        member: Member,
-        held: Reservation,
-        image: Upload,
-        mask: Upload | None,
-        prompt: str,
-        options: ImageOptions,
-        *,
-        on_position: PositionCallback | None = None,
+        self, job: Job, image: Upload, mask: Upload | None, prompt: str, options: ImageOptions
     ) -> ImagesResult:
         """An edit of `image`, limited to the area `mask` marks (if any)."""
-        async with held:
+        async with job.held:
             await self._moderate(prompt)
-            if mask is None:
-                image_bytes = await self.fetch(image)
-                mask_bytes = None
-            else:
-                image_bytes, mask_bytes = await asyncio.gather(self.fetch(image), self.fetch(mask))
-            prepared, prepared_mask = await asyncio.to_thread(
-                imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
+            prepared, prepared_mask = await self._prepare_edit(image, mask)
+            request = functools.partial(
+                self.client.edit, images=[prepared], mask=prepared_mask, prompt=prompt
             )
-            del image_bytes, mask_bytes
-            async with self._turn(member, options.n, on_position):
-                result = await self.client.edit(
-                    images=[prepared],
-                    mask=prepared_mask,
-                    prompt=prompt,
-                    user=member.key,
-                    options=options,
-                    before_reading=self._room_for(options.n),
-                )
-            await held.commit()
-        return result
+            return await self._call(job, options, request)
 
-    async def create_variation(
-        self,
-        member: Member,
-        held: Reservation,
-        image: Upload,
-        options: ImageOptions,
-        *,
-        on_position: PositionCallback | None = None,
-    ) -> Variation:
+    async def create_variation(self, job: Job, image: Upload, options: ImageOptions) -> Variation:
         """Variations of `image`; an edit asking for a variation where the model has none."""
-        async with held:
-            data = await self.fetch(image)
+        request: Callable[..., Awaitable[ImagesResult]]
+        async with job.held:
             if self.profile.supports_variations:
-                prepared = await asyncio.to_thread(
-                    imaging.prepare_variation, data, self.profile, self.limits
-                )
-                del data
-                async with self._turn(member, options.n, on_position):
-                    result = await self.client.create_variation(
-                        image=prepared,
-                        user=member.key,
-                        options=options,
-                        before_reading=self._room_for(options.n),
-                    )
+                prepared = await self._prepare_variation(image)
+                request = functools.partial(self.client.create_variation, image=prepared)
                 note = None
             else:
-                prepared, _ = await asyncio.to_thread(
-                    imaging.prepare_edit, data, None, self.profile, self.limits
+                prepared, _ = await self._prepare_edit(image, None)
+                request = functools.partial(
+                    self.client.edit, images=[prepared], prompt=VARIATION_PROMPT
                 )
-                del data
-                async with self._turn(member, options.n, on_position):
-                    result = await self.client.edit(
-                        images=[prepared],
-                        prompt=VARIATION_PROMPT,
-                        user=member.key,
-                        options=options,
-                        before_reading=self._room_for(options.n),
-                    )
                 note = VARIATION_NOTE
-            await held.commit()
-        return Variation(result, note)
+            result = await self._call(job, options, request)
+            return Variation(result, note)
+
+    async def _prepare_edit(
+        self, image: Upload, mask: Upload | None
+    ) -> tuple[InputImage, InputImage | None]:
+        """Download the image (and mask) and make them what the model takes."""
+        if mask is None:
+            image_bytes = await self.fetch(image)
+            mask_bytes = None
+        else:
+            image_bytes, mask_bytes = await asyncio.gather(self.fetch(image), self.fetch(mask))
+        return await asyncio.to_thread(
+            imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
+        )
+
+    async def _prepare_variation(self, image: Upload) -> InputImage:
+        """Download the image and make it what the model's variations take."""
+        data = await self.fetch(image)
+        return await asyncio.to_thread(imaging.prepare_variation, data, self.profile, self.limits)
+
+    async def _call(
+        self, job: Job, options: ImageOptions, request: Callable[..., Awaitable[ImagesResult]]
+    ) -> ImagesResult:
+        """`request` (an Images client method) for the member, in their turn, with memory
+        for the answer; the reservation is committed once the images are in."""
+        async with self._turn(job.member, options.n, job.on_position):
+            result = await request(
+                user=job.member.key, options=options, before_reading=self._room_for(options.n)
+            )
+        await job.held.commit()
+        return result
 
     def _room_for(self, images: int) -> Callable[[], Awaitable[None]]:
         """Waits for memory for the result's images once the answer arrived; the room is the

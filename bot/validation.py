@@ -10,7 +10,8 @@ echoed back when it is short and plain, so it can't smuggle mentions or markdown
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict, Unpack
 
 from bot.errors import InvalidInput
 from bot.images.profiles import ModelProfile, Operation
@@ -32,86 +33,49 @@ _MULTIPLY = "\N{MULTIPLICATION SIGN}"  # members may write sizes the way they ar
 _ECHOABLE = re.compile(r"^[0-9a-z_.-]{1,24}$")
 
 
+class _CommonFields(TypedDict, total=False):
+    n: int
+    size: str | None
+    quality: str | None
+    background: str | None
+    output_format: str | None
+    output_compression: int | None
+
+
+class GenerationFields(_CommonFields, total=False):
+    """What a member may set on a generation, besides the prompt."""
+
+    style: str | None
+    moderation: str | None
+
+
+class EditFields(_CommonFields, total=False):
+    """What a member may set on an edit, besides the prompt, and on a variation."""
+
+    input_fidelity: str | None
+
+
 def check_generation(
-    profile: ModelProfile,
-    *,
-    prompt: str,
-    n: int = 1,
-    size: str | None = None,
-    quality: str | None = None,
-    style: str | None = None,
-    background: str | None = None,
-    output_format: str | None = None,
-    output_compression: int | None = None,
-    moderation: str | None = None,
+    profile: ModelProfile, *, prompt: str, **fields: Unpack[GenerationFields]
 ) -> tuple[str, ImageOptions]:
     """The prompt and options of a generation, checked against `profile`."""
-    checker = _Checker(profile, "generate")
-    text = checker.prompt(prompt)
-    options = checker.options(
-        n=n,
-        size=size,
-        choices={
-            "quality": quality,
-            "style": style,
-            "background": background,
-            "output_format": output_format,
-            "moderation": moderation,
-        },
-        output_compression=output_compression,
-    )
-    checker.raise_problems()
-    return text, options
+    return _check_prompted(profile, "generate", prompt, fields)
 
 
 def check_edit(
-    profile: ModelProfile,
-    *,
-    prompt: str,
-    n: int = 1,
-    size: str | None = None,
-    quality: str | None = None,
-    background: str | None = None,
-    output_format: str | None = None,
-    output_compression: int | None = None,
-    input_fidelity: str | None = None,
+    profile: ModelProfile, *, prompt: str, **fields: Unpack[EditFields]
 ) -> tuple[str, ImageOptions]:
     """The prompt and options of an edit, checked against `profile`."""
     if not profile.supports_edits:
-        raise InvalidInput(
-            [
-                f"The image model this bot uses ({profile.model}) can't edit images, "
-                "so editing is not available here."
-            ]
-        )
-    checker = _Checker(profile, "edit")
-    text = checker.prompt(prompt)
-    options = checker.options(
-        n=n,
-        size=size,
-        choices={
-            "quality": quality,
-            "background": background,
-            "output_format": output_format,
-            "input_fidelity": input_fidelity,
-        },
-        output_compression=output_compression,
-    )
-    checker.raise_problems()
-    return text, options
+        raise InvalidInput([_unavailable(profile, "edit images", "editing is")])
+    return _check_prompted(profile, "edit", prompt, fields)
 
 
 def check_variation(
     profile: ModelProfile,
     *,
-    n: int = 1,
-    size: str | None = None,
-    quality: str | None = None,
-    background: str | None = None,
-    output_format: str | None = None,
-    output_compression: int | None = None,
-    input_fidelity: str | None = None,
     operation: Literal["variation", "edit"] | None = None,
+    **fields: Unpack[EditFields],
 ) -> ImageOptions:
     """The options of a variation, checked against the endpoint that will make it.
 
@@ -123,26 +87,28 @@ def check_variation(
         operation = "variation" if profile.supports_variations else "edit"
     supported = profile.supports_variations if operation == "variation" else profile.supports_edits
     if not supported:
-        raise InvalidInput(
-            [
-                f"The image model this bot uses ({profile.model}) can't make variations of an "
-                "image, so variations are not available here."
-            ]
-        )
+        raise InvalidInput([_unavailable(profile, "make variations of an image", "variations are")])
     checker = _Checker(profile, operation)
-    options = checker.options(
-        n=n,
-        size=size,
-        choices={
-            "quality": quality,
-            "background": background,
-            "output_format": output_format,
-            "input_fidelity": input_fidelity,
-        },
-        output_compression=output_compression,
-    )
+    options = checker.options(fields)
     checker.raise_problems()
     return options
+
+
+def _check_prompted(
+    profile: ModelProfile, operation: Operation, prompt: str, fields: Mapping[str, Any]
+) -> tuple[str, ImageOptions]:
+    checker = _Checker(profile, operation)
+    text = checker.prompt(prompt)
+    options = checker.options(fields)
+    checker.raise_problems()
+    return text, options
+
+
+def _unavailable(profile: ModelProfile, cannot: str, what: str) -> str:
+    return (
+        f"The image model this bot uses ({profile.model}) can't {cannot}, "
+        f"so {what} not available here."
+    )
 
 
 class _Checker:
@@ -170,20 +136,16 @@ class _Checker:
             )
         return text
 
-    def options(
-        self,
-        *,
-        n: int,
-        size: str | None,
-        choices: dict[str, str | None],
-        output_compression: int | None,
-    ) -> ImageOptions:
+    def options(self, fields: Mapping[str, Any]) -> ImageOptions:
+        """The member's `fields` (GenerationFields or EditFields) as options, checked."""
+        n = fields.get("n", 1)
         self._count(n)
-        checked_size = self._size(size)
+        checked_size = self._size(fields.get("size"))
+        choices = {name: fields.get(name) for name in _LABELS}
         values = {name: self._choice(name, value) for name, value in choices.items()}
         output_format = self._output_format(values, choices)
         self._background(values.get("background"), output_format)
-        compression = self._compression(output_compression, output_format)
+        compression = self._compression(fields.get("output_compression"), output_format)
         return ImageOptions(
             n=n,
             size=checked_size,

@@ -1,30 +1,34 @@
 """What the three image commands share: options built from the model profile, and the run.
 
-The options a command offers depend on the configured model family (sizes, n, quality,
-style ...), so commands are built when the cog loads, from the profile, rather than written
-as fixed decorators: Discord's own UI then offers only valid choices.
+Each command declares its options beside it, in the order Discord shows them. The image
+options (n, size, quality, style ...) depend on the configured model family, so they are
+named there and built when the cog loads, from the profile and the table below, rather than
+written as fixed decorators: Discord's own UI then offers only the model's valid choices.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot.errors import InvalidInput
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
-from bot.images.profiles import ModelProfile, Operation
+from bot.images.profiles import ChoiceField, ModelProfile, Operation
+from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
-from bot.limits import PositionCallback, Reservation
+from bot.limits import PositionCallback
 from bot.moderation.events import Generated
-from bot.service import Member, Upload
+from bot.service import Job, Member, Upload, Variation
 from cogs.modlog import result_view
 
 if TYPE_CHECKING:
@@ -40,6 +44,9 @@ DISCORD_STRING_MAX = 6000
 # fraction of a second; Discord allows 3 s for them).
 FIRST_ANSWERS_WAIT = 1.0
 
+# The image options a command may name in `model_options`, and what Discord shows for them;
+# which of them a command offers, and their choices and ranges, come from the model profile.
+ModelOption = Literal["n", "size", "output_compression"] | ChoiceField
 _SIZE_LABELS = {"auto": "auto (the model picks)"}
 _CHOICE_LABELS: Mapping[str, Mapping[str, str]] = {
     "quality": {"auto": "auto (the model picks)", "hd": "hd (finer detail)"},
@@ -71,6 +78,48 @@ class Option:
     choices: tuple[app_commands.Choice[str], ...] = ()
 
 
+# An option a command declares: fixed, or made from the model profile for the operation the
+# command runs (None: the model has no such option there, and the command doesn't offer it).
+Declared = Option | Callable[[ModelProfile, Operation], Option | None]
+
+
+def prompt_option(description: str) -> Declared:
+    """The required prompt, as long as the model takes (and Discord lets a member type)."""
+
+    def made(profile: ModelProfile, _operation: Operation) -> Option:
+        longest = min(profile.prompt_max, DISCORD_STRING_MAX)
+        return Option("prompt", app_commands.Range[str, 1, longest], description)
+
+    return made
+
+
+def model_options(*names: ModelOption) -> list[Declared]:
+    """The image options `names`, each offered where the model takes it, with its choices."""
+    return [functools.partial(_model_option, name) for name in names]
+
+
+def _model_option(name: ModelOption, profile: ModelProfile, operation: Operation) -> Option | None:
+    description = _DESCRIPTIONS[name]
+    if name == "n":
+        if profile.n_max == 1:
+            return None
+        return Option("n", app_commands.Range[int, 1, profile.n_max], description, 1)
+    if name == "size":
+        sizes = profile.sizes_for(operation)
+        choices = tuple(app_commands.Choice(name=_size_label(s), value=s) for s in sizes)
+        return Option("size", str, description, None, choices) if sizes else None
+    if not profile.accepts(operation, name):
+        return None
+    if name == "output_compression":
+        return Option(name, app_commands.Range[int, 0, 100], description, None)
+    values = profile.choices.get(name, ())
+    if not values:
+        return None
+    labels = _CHOICE_LABELS.get(name, {})
+    choices = tuple(app_commands.Choice(name=labels.get(v, v), value=v) for v in values)
+    return Option(name, str, description, None, choices)
+
+
 def _size_label(size: str) -> str:
     if size in _SIZE_LABELS:
         return _SIZE_LABELS[size]
@@ -80,41 +129,41 @@ def _size_label(size: str) -> str:
     return f"{size} (landscape)" if int(width) > int(height) else f"{size} (portrait)"
 
 
-def prompt_option(profile: ModelProfile, description: str) -> Option:
-    longest = min(profile.prompt_max, DISCORD_STRING_MAX)
-    return Option("prompt", app_commands.Range[str, 1, longest], description)
+class ImageCommandCog(commands.Cog):
+    """A cog for one image command: its options made from the bot's model profile, and the
+    command on the tree only where the model can run it (`offered`)."""
 
-
-def image_options(profile: ModelProfile, operation: Operation) -> list[Option]:
-    """n, size and every optional field the profile accepts for `operation`, and no others."""
-    options: list[Option] = []
-    if profile.n_max > 1:
-        options.append(
-            Option("n", app_commands.Range[int, 1, profile.n_max], _DESCRIPTIONS["n"], 1)
+    def __init__(
+        self,
+        bot: ImagineBot,
+        name: str,
+        description: str,
+        callback: Callable[..., Awaitable[None]],
+        *,
+        operation: Operation,
+        options: Iterable[Declared],
+        offered: bool = True,
+    ) -> None:
+        self.bot = bot
+        self.offered = offered
+        made = [o if isinstance(o, Option) else o(bot.profile, operation) for o in options]
+        self.command = _slash_command(
+            name,
+            description,
+            callback,
+            [o for o in made if o is not None],
+            allow_dms=bot.settings.allow_dms,
         )
-    sizes = profile.sizes_for(operation)
-    if sizes:
-        choices = tuple(app_commands.Choice(name=_size_label(s), value=s) for s in sizes)
-        options.append(Option("size", str, _DESCRIPTIONS["size"], None, choices))
-    for name, values in profile.choices.items():
-        if not profile.accepts(operation, name):
-            continue
-        labels = _CHOICE_LABELS.get(name, {})
-        choices = tuple(app_commands.Choice(name=labels.get(v, v), value=v) for v in values)
-        options.append(Option(name, str, _DESCRIPTIONS[name], None, choices))
-    if profile.accepts(operation, "output_compression"):
-        options.append(
-            Option(
-                "output_compression",
-                app_commands.Range[int, 0, 100],
-                _DESCRIPTIONS["output_compression"],
-                None,
-            )
-        )
-    return options
+
+    async def cog_load(self) -> None:
+        if self.offered:
+            self.bot.tree.add_command(self.command)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.command.name)
 
 
-def build_command(
+def _slash_command(
     name: str,
     description: str,
     callback: Callable[..., Awaitable[None]],
@@ -158,7 +207,7 @@ async def start_job(
     member: Member,
     images: int,
     prompt: str | None = None,
-) -> Reservation:
+) -> Job:
     """Check the member may use the command here (and the prompt passes the server's blocked
     terms), reserve their images, then defer: a refusal is private and immediate, costs
     nothing, and nothing slow happens before Discord hears back within its 3 seconds. Then
@@ -171,7 +220,34 @@ async def start_job(
     except BaseException:
         await held.refund()
         raise
-    return held
+    return Job(member, held, on_position=position_reporter(interaction))
+
+
+async def run_job(
+    bot: ImagineBot,
+    interaction: discord.Interaction,
+    command: str,
+    prompt: str | None,
+    options: ImageOptions,
+    make: Callable[[Job], Awaitable[ImagesResult | Variation]],
+) -> None:
+    """The run every image command shares once its inputs are checked: admit, reserve and
+    defer (`start_job`), `make` the images through the service, post them."""
+    member = member_of(bot, interaction)
+    job = await start_job(bot, interaction, member, options.n, prompt)
+    started = time.monotonic()
+    made = await make(job)
+    result, note = (made.result, made.note) if isinstance(made, Variation) else (made, None)
+    await post_result(
+        bot,
+        interaction,
+        result,
+        command=command,
+        prompt=prompt,
+        size=options.size,
+        started=started,
+        note=note,
+    )
 
 
 def position_reporter(interaction: discord.Interaction) -> PositionCallback:

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import functools
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 import discord
-from discord.ext import commands
 
 from bot import validation
+from bot.images.profiles import ModelProfile, Operation
+from bot.validation import EditFields
 from cogs._common import (
+    ImageCommandCog,
     Option,
-    build_command,
     check_inputs,
-    image_options,
-    member_of,
-    position_reporter,
-    post_result,
+    model_options,
     prompt_option,
-    start_job,
+    run_job,
     upload_of,
 )
 
@@ -30,74 +27,65 @@ MASK_HELP_REQUIRED = "PNG, same size: transparent (or white) areas are what chan
 MASK_HELP_OPTIONAL = "Optional PNG, same size: transparent (or white) areas are what changes"
 
 
-class Edit(commands.Cog):
+def mask_option(profile: ModelProfile, _operation: Operation) -> Option:
+    """The mask: required where the model can't edit without one (DALL-E 2)."""
+    if profile.mask_required:
+        return Option("mask", discord.Attachment, MASK_HELP_REQUIRED)
+    return Option("mask", discord.Attachment, MASK_HELP_OPTIONAL, None)
+
+
+class Edit(ImageCommandCog):
     """The /edit command, offered only where the model can edit images."""
 
     def __init__(self, bot: ImagineBot) -> None:
-        self.bot = bot
-        profile = bot.profile
-        mask = (
-            Option("mask", discord.Attachment, MASK_HELP_REQUIRED)
-            if profile.mask_required
-            else Option("mask", discord.Attachment, MASK_HELP_OPTIONAL, None)
-        )
-        self.command = build_command(
+        super().__init__(
+            bot,
             "edit",
             "Change part of a picture: upload it, mark the area with a mask, describe the change",
             self.edit,
-            [
+            operation="edit",
+            offered=bot.profile.supports_edits,
+            options=[
                 Option("image", discord.Attachment, "The picture to edit (PNG, JPEG or WebP)"),
-                mask,
-                prompt_option(profile, "Describe the whole picture you want after the edit"),
-                *image_options(profile, "edit"),
+                mask_option,
+                prompt_option("Describe the whole picture you want after the edit"),
+                # Offered where the model takes them, with its choices (cogs/_common.py).
+                *model_options(
+                    "n",
+                    "size",
+                    "quality",
+                    "background",
+                    "output_format",
+                    "input_fidelity",
+                    "output_compression",
+                ),
             ],
-            allow_dms=bot.settings.allow_dms,
         )
-
-    async def cog_load(self) -> None:
-        if self.bot.profile.supports_edits:
-            self.bot.tree.add_command(self.command)
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.command.name)
 
     async def edit(
         self,
         interaction: discord.Interaction,
         *,
         image: discord.Attachment,
+        prompt: str,
         mask: discord.Attachment | None = None,
-        **values: Any,
+        **fields: Unpack[EditFields],
     ) -> None:
-        service = self.bot.service
         image_upload = upload_of("image", image)
         mask_upload = upload_of("mask", mask) if mask is not None else None
-        prompt, options = check_inputs(
+        checked, options = check_inputs(
             self.bot,
-            functools.partial(validation.check_edit, self.bot.profile, **values),
+            functools.partial(validation.check_edit, self.bot.profile, prompt=prompt, **fields),
             [image_upload, mask_upload],
         )
-        member = member_of(self.bot, interaction)
-        held = await start_job(self.bot, interaction, member, options.n, prompt)
-        started = time.monotonic()
-        result = await service.edit(
-            member,
-            held,
-            image_upload,
-            mask_upload,
-            prompt,
-            options,
-            on_position=position_reporter(interaction),
+        make = functools.partial(
+            self.bot.service.edit,
+            image=image_upload,
+            mask=mask_upload,
+            prompt=checked,
+            options=options,
         )
-        await post_result(
-            self.bot,
-            interaction,
-            result,
-            command="edit",
-            prompt=prompt,
-            size=options.size,
-            started=started,
-        )
+        await run_job(self.bot, interaction, "edit", checked, options, make)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -2,67 +2,51 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import TYPE_CHECKING, Unpack
 
 import discord
-from discord.ext import commands
 
 from bot import validation
-from cogs._common import (
-    build_command,
-    image_options,
-    member_of,
-    position_reporter,
-    post_result,
-    prompt_option,
-    start_job,
-)
+from bot.validation import GenerationFields
+from cogs._common import ImageCommandCog, model_options, prompt_option, run_job
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
 
 
-class Imagine(commands.Cog):
+class Imagine(ImageCommandCog):
     """The /imagine command."""
 
     def __init__(self, bot: ImagineBot) -> None:
-        self.bot = bot
-        profile = bot.profile
-        self.command = build_command(
+        super().__init__(
+            bot,
             "imagine",
             "Create images from a description",
             self.imagine,
-            [
-                prompt_option(profile, "What to draw: describe the picture you want"),
-                *image_options(profile, "generate"),
+            operation="generate",
+            options=[
+                prompt_option("What to draw: describe the picture you want"),
+                # Offered where the model takes them, with its choices (cogs/_common.py).
+                *model_options(
+                    "n",
+                    "size",
+                    "quality",
+                    "style",
+                    "background",
+                    "output_format",
+                    "moderation",
+                    "output_compression",
+                ),
             ],
-            allow_dms=bot.settings.allow_dms,
         )
 
-    async def cog_load(self) -> None:
-        self.bot.tree.add_command(self.command)
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.command.name)
-
-    async def imagine(self, interaction: discord.Interaction, **values: Any) -> None:
-        prompt, options = validation.check_generation(self.bot.profile, **values)
-        member = member_of(self.bot, interaction)
-        held = await start_job(self.bot, interaction, member, options.n, prompt)
-        started = time.monotonic()
-        result = await self.bot.service.generate(
-            member, held, prompt, options, on_position=position_reporter(interaction)
-        )
-        await post_result(
-            self.bot,
-            interaction,
-            result,
-            command="imagine",
-            prompt=prompt,
-            size=options.size,
-            started=started,
-        )
+    async def imagine(
+        self, interaction: discord.Interaction, *, prompt: str, **fields: Unpack[GenerationFields]
+    ) -> None:
+        checked, options = validation.check_generation(self.bot.profile, prompt=prompt, **fields)
+        make = functools.partial(self.bot.service.generate, prompt=checked, options=options)
+        await run_job(self.bot, interaction, "imagine", checked, options, make)
 
 
 async def setup(bot: ImagineBot) -> None:

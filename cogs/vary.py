@@ -7,89 +7,56 @@ asks for a variation, and the reply says so.
 from __future__ import annotations
 
 import functools
-import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, Unpack
 
 import discord
-from discord.ext import commands
 
 from bot import validation
-from cogs._common import (
-    Option,
-    build_command,
-    check_inputs,
-    image_options,
-    member_of,
-    position_reporter,
-    post_result,
-    start_job,
-    upload_of,
-)
+from bot.validation import EditFields
+from cogs._common import ImageCommandCog, Option, check_inputs, model_options, run_job, upload_of
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
 
 
-class Vary(commands.Cog):
-    """The /vary command."""
+class Vary(ImageCommandCog):
+    """The /vary command: variations, or an edit asking for one where the model has none."""
 
     def __init__(self, bot: ImagineBot) -> None:
-        self.bot = bot
-        profile = bot.profile
-        operation: Literal["variation", "edit"] = (
-            "variation" if profile.supports_variations else "edit"
+        self.operation: Literal["variation", "edit"] = (
+            "variation" if bot.profile.supports_variations else "edit"
         )
-        self.operation = operation
-        self.command = build_command(
+        super().__init__(
+            bot,
             "vary",
             "Make variations of a picture",
             self.vary,
-            [
+            operation=self.operation,
+            offered=bot.profile.supports_variations or bot.profile.supports_edits,
+            options=[
                 Option("image", discord.Attachment, "The picture to vary (PNG, JPEG or WebP)"),
-                *(
-                    o
-                    for o in image_options(profile, operation)
-                    if o.name in ("n", "size", "quality", "output_format")
-                ),
+                # Offered where the model takes them, with its choices (cogs/_common.py).
+                *model_options("n", "size", "quality", "output_format"),
             ],
-            allow_dms=bot.settings.allow_dms,
         )
 
-    async def cog_load(self) -> None:
-        if self.bot.profile.supports_variations or self.bot.profile.supports_edits:
-            self.bot.tree.add_command(self.command)
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.command.name)
-
     async def vary(
-        self, interaction: discord.Interaction, *, image: discord.Attachment, **values: Any
+        self,
+        interaction: discord.Interaction,
+        *,
+        image: discord.Attachment,
+        **fields: Unpack[EditFields],
     ) -> None:
-        service = self.bot.service
         upload = upload_of("image", image)
         options = check_inputs(
             self.bot,
             functools.partial(
-                validation.check_variation, self.bot.profile, operation=self.operation, **values
+                validation.check_variation, self.bot.profile, operation=self.operation, **fields
             ),
             [upload],
         )
-        member = member_of(self.bot, interaction)
-        held = await start_job(self.bot, interaction, member, options.n)
-        started = time.monotonic()
-        variation = await service.create_variation(
-            member, held, upload, options, on_position=position_reporter(interaction)
-        )
-        await post_result(
-            self.bot,
-            interaction,
-            variation.result,
-            command="vary",
-            prompt=None,
-            size=options.size,
-            started=started,
-            note=variation.note,
-        )
+        make = functools.partial(self.bot.service.create_variation, image=upload, options=options)
+        await run_job(self.bot, interaction, "vary", None, options, make)
 
 
 async def setup(bot: ImagineBot) -> None:

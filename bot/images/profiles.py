@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 Family = Literal["dall-e-2", "dall-e-3", "gpt-image", "gpt-image-mini", "gpt-image-2"]
 Operation = Literal["generate", "edit", "variation"]
@@ -28,7 +28,10 @@ MiB = 1024 * 1024
 
 # Optional request fields a member can set through a command option, with their allowed values.
 # `output_compression` is numeric (0-100) and has no choices.
-CHOICE_FIELDS = ("quality", "style", "background", "output_format", "moderation", "input_fidelity")
+ChoiceField = Literal[
+    "quality", "style", "background", "output_format", "moderation", "input_fidelity"
+]
+CHOICE_FIELDS: tuple[ChoiceField, ...] = get_args(ChoiceField)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,57 +156,72 @@ def _gpt_profile(
     )
 
 
+# The DALL-E contract for input images: a square PNG under 4 MB (DALL-E 3 takes none at all).
+_DALLE_INPUT = InputRule(formats=frozenset({"PNG"}), max_bytes=4 * MiB, square=True, max_images=1)
+
+
+def _dalle_profile(
+    family: Family,
+    model: str,
+    response_format: ResponseFormat,
+    *,
+    sizes: tuple[str, ...],
+    n_max: int,
+    prompt_max: int,
+    edits: bool,
+    choices: Mapping[str, tuple[str, ...]] | None = None,
+) -> ModelProfile:
+    """A DALL-E family. `edits`: it edits (with a mask) and varies square PNGs, as DALL-E 2
+    does; DALL-E 3 only generates."""
+    choices = choices or {}
+    input_fields = frozenset({"response_format"}) if edits else frozenset()
+    return ModelProfile(
+        family=family,
+        model=model,
+        sizes=sizes,
+        edit_sizes=sizes if edits else (),
+        variation_sizes=sizes if edits else (),
+        custom_sizes=False,
+        n_max=n_max,
+        prompt_max=prompt_max,
+        fields={
+            "generate": frozenset({*choices, "response_format"}),
+            "edit": input_fields,
+            "variation": input_fields,
+        },
+        choices=choices,
+        supports_edits=edits,
+        supports_variations=edits,
+        mask_required=True,
+        input=_DALLE_INPUT,
+        response_format=response_format,
+    )
+
+
 def build_profile(
     family: Family, model: str, *, response_format: ResponseFormat = "b64_json"
 ) -> ModelProfile:
     """The profile of `family`, for requests naming `model`."""
     if family == "dall-e-2":
-        return ModelProfile(
-            family=family,
-            model=model,
+        return _dalle_profile(
+            family,
+            model,
+            response_format,
             sizes=_DALLE2_SIZES,
-            edit_sizes=_DALLE2_SIZES,
-            variation_sizes=_DALLE2_SIZES,
-            custom_sizes=False,
             n_max=10,
             prompt_max=1000,
-            fields={
-                "generate": frozenset({"response_format"}),
-                "edit": frozenset({"response_format"}),
-                "variation": frozenset({"response_format"}),
-            },
-            choices={},
-            supports_edits=True,
-            supports_variations=True,
-            mask_required=True,
-            input=InputRule(
-                formats=frozenset({"PNG"}), max_bytes=4 * MiB, square=True, max_images=1
-            ),
-            response_format=response_format,
+            edits=True,
         )
     if family == "dall-e-3":
-        return ModelProfile(
-            family=family,
-            model=model,
+        return _dalle_profile(
+            family,
+            model,
+            response_format,
             sizes=("1024x1024", "1792x1024", "1024x1792"),
-            edit_sizes=(),
-            variation_sizes=(),
-            custom_sizes=False,
             n_max=1,
             prompt_max=4000,
-            fields={
-                "generate": frozenset({"quality", "style", "response_format"}),
-                "edit": frozenset(),
-                "variation": frozenset(),
-            },
+            edits=False,
             choices={"quality": ("standard", "hd"), "style": ("vivid", "natural")},
-            supports_edits=False,
-            supports_variations=False,
-            mask_required=True,
-            input=InputRule(
-                formats=frozenset({"PNG"}), max_bytes=4 * MiB, square=True, max_images=1
-            ),
-            response_format=response_format,
         )
     if family == "gpt-image-mini":
         return _gpt_profile(family, model, sizes=_GPT_SIZES, fidelity=False)
