@@ -24,10 +24,10 @@ from bot.images.profiles import (
     infer_family,
 )
 from bot.limits.policy import LimitPolicy, RolePolicies
-from bot.limits.store import open_store
 from bot.moderation.client import DEFAULT_MODEL as DEFAULT_MODERATION_MODEL
 from bot.moderation.client import MODERATION_CATEGORIES
 from bot.secrets import Secret
+from bot.state import parse_state_url
 
 T = TypeVar("T")
 
@@ -328,8 +328,8 @@ def _parse_event_loop(raw: str) -> str:
 
 
 def _parse_state_url(raw: str) -> str:
-    # The store's own parser (it opens nothing), so a URL passes here only if it can be used.
-    open_store(raw)
+    # The stores' own parser (it opens nothing), so a URL passes here only if it can be used.
+    parse_state_url(raw)
     return raw
 
 

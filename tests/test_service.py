@@ -12,7 +12,7 @@ import pytest
 from bot.config import Settings
 from bot.images.client import ImagesClient
 from bot.limits import Limiter
-from bot.limits.store_memory import MemoryStore
+from bot.limits.store import MemoryStore
 from bot.moderation.store_memory import MemoryServerSettings
 from bot.service import ImageService, Member
 

@@ -19,7 +19,7 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from bot.limits import Limiter, LimitPolicy
-from bot.limits.store_redis import RedisStore
+from bot.limits.store import RedisStore
 from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeMember, FakeUser
 from tests.fakes.images_api import FakeImagesAPI

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.limits.store import Store
-from bot.limits.store_memory import MemoryStore
-from bot.limits.store_redis import RedisStore
-from bot.limits.store_sqlite import SqliteStore
+from bot.limits.store.memory import MemoryStore
+from bot.limits.store.redis import RedisStore
+from bot.limits.store.sqlite import SqliteStore
 
 # 2023-11-15 01:00:00 UTC: an hour into a UTC day, so short tests never cross midnight.
 START = 1_700_010_000.0

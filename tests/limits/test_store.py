@@ -14,9 +14,9 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from bot.limits import LimitPolicy, Window, open_store
 from bot.limits.quota import MemberQuotas
 from bot.limits.store import WindowCheck
-from bot.limits.store_memory import MemoryStore
-from bot.limits.store_redis import RedisStore
-from bot.limits.store_sqlite import SqliteStore
+from bot.limits.store.memory import MemoryStore
+from bot.limits.store.redis import RedisStore
+from bot.limits.store.sqlite import SqliteStore
 from tests.limits.conftest import FakeClock
 
 POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)

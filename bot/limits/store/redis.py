@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from bot.limits.store import RETENTION_MS, Entry, ReserveOutcome, Store, WindowCheck
+from bot.limits.store.base import RETENTION_MS, Entry, ReserveOutcome, Store, WindowCheck
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.limits.store import (
+from bot.limits.store.base import (
     RETENTION_MS,
     Entry,
     ReserveOutcome,
