@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.images.client import ImagesClient
 from bot.limits import Limiter
 from bot.limits.store import MemoryStore
-from bot.moderation.store_memory import MemoryServerSettings
+from bot.moderation.store import MemoryServerSettings
 from bot.service import ImageService, Member
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.moderation.store import DEFAULT_CACHE_TTL, ServerSettingsStore
-from bot.moderation.store_memory import MemoryServerSettings
-from bot.moderation.store_redis import RedisServerSettings
-from bot.moderation.store_sqlite import SqliteServerSettings
+from bot.moderation.store.base import DEFAULT_CACHE_TTL, ServerSettingsStore
+from bot.moderation.store.memory import MemoryServerSettings
+from bot.moderation.store.redis import RedisServerSettings
+from bot.moderation.store.sqlite import SqliteServerSettings
 from tests.fakes.moderation_api import FakeModerationAPI
 
 API_KEY = "sk-proj-" + "m0derationKey" * 4  # long and key-like, as OpenAI's are

@@ -11,9 +11,9 @@ from redis.asyncio import Redis
 
 from bot.limits import LimitPolicy, Window
 from bot.limits.quota import MemberQuotas
-from bot.limits.store_redis import RedisStore
-from bot.limits.store_sqlite import SCHEMA_VERSION as LIMITS_SCHEMA_VERSION
-from bot.limits.store_sqlite import SqliteStore
+from bot.limits.store.redis import RedisStore
+from bot.limits.store.sqlite import SCHEMA_VERSION as LIMITS_SCHEMA_VERSION
+from bot.limits.store.sqlite import SqliteStore
 from bot.moderation import (
     FOREVER,
     CorruptSettings,
@@ -21,10 +21,10 @@ from bot.moderation import (
     ServerSettings,
     open_server_settings,
 )
-from bot.moderation.store import ServerSettingsStore
-from bot.moderation.store_memory import MemoryServerSettings
-from bot.moderation.store_redis import RedisServerSettings
-from bot.moderation.store_sqlite import SqliteServerSettings
+from bot.moderation.store.base import ServerSettingsStore
+from bot.moderation.store.memory import MemoryServerSettings
+from bot.moderation.store.redis import RedisServerSettings
+from bot.moderation.store.sqlite import SqliteServerSettings
 from tests.moderation.conftest import ManualClock, OpenStore
 
 GUILD = 4242

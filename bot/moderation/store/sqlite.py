@@ -1,7 +1,7 @@
 """Server settings in the quotas' SQLite file, in their own table. Never blocks the event loop.
 
 On a connection of its own, through aiosqlite, with the same WAL mode and busy timeout as
-`bot.limits.store_sqlite` (which runs plain sqlite3 on a thread of its own to batch a burst's
+`bot.limits.store.sqlite` (which runs plain sqlite3 on a thread of its own to batch a burst's
 reservations; settings change far too rarely to need that). A change is one `BEGIN
 IMMEDIATE` transaction (read, change, write), which takes SQLite's write lock up front, so
 changes from this process or another one on the same file are serialised. The file's
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.moderation.store import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
+from bot.moderation.store.base import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ start again (after a short random pause) if another client wrote the key in betw
 from this process queue on a lock, so only other processes can cause a conflict; settings
 change rarely (admins), so conflicts are rare and the retries cheap. Keys have no expiry:
 settings last until reset. Other processes see a change within the cache TTL (see
-`bot.moderation.store`).
+`bot.moderation.store.base`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from bot.moderation.store import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
+from bot.moderation.store.base import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
 
 log = logging.getLogger(__name__)
 
