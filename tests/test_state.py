@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.limits import open_store
-from bot.limits.store import SqliteStore
+from bot.limits.store import RedisStore, SqliteStore
 from bot.moderation import open_server_settings
-from bot.moderation.store import SqliteServerSettings
+from bot.moderation.store import RedisServerSettings, SqliteServerSettings
 from bot.state import (
     SCHEMA_VERSION,
     SchemaTooNew,
@@ -99,3 +99,20 @@ async def test_a_file_from_a_newer_bot_is_refused(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
         assert db.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
     db.close()
+
+
+async def test_both_factories_share_one_redis_client(redis_url: str) -> None:
+    limits, settings = open_store(redis_url), open_server_settings(redis_url)
+    assert isinstance(limits, RedisStore)
+    assert isinstance(settings, RedisServerSettings)
+    connection = limits._redis.shared
+    assert settings._redis.shared is connection
+    async with limits, settings:
+        client = connection.client
+        assert client.connection_pool.connection_kwargs["socket_timeout"] == 5.0
+        assert client.connection_pool.connection_kwargs["socket_connect_timeout"] == 5.0
+        await settings.set_nsfw_only(4242, True)
+        assert await limits.paused_until(now_ms=0) is None
+        await settings.reset(4242)
+    with pytest.raises(RuntimeError, match="not open"):
+        connection.client  # noqa: B018 - closed with its last user

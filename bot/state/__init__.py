@@ -5,6 +5,7 @@ A leaf: it knows files and servers, not quotas or server settings. The stores in
 connection, one thread) per file, and one Redis client per server, for both stores.
 """
 
+from bot.state.redis import RedisConnection, shared_redis
 from bot.state.schema import SCHEMA_VERSION, SchemaTooNew
 from bot.state.sqlite import SqliteDatabase, shared_sqlite
 from bot.state.url import Backend, StateLocation, parse_state_url
@@ -12,9 +13,11 @@ from bot.state.url import Backend, StateLocation, parse_state_url
 __all__ = [
     "SCHEMA_VERSION",
     "Backend",
+    "RedisConnection",
     "SchemaTooNew",
     "SqliteDatabase",
     "StateLocation",
     "parse_state_url",
+    "shared_redis",
     "shared_sqlite",
 ]

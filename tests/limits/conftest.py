@@ -14,7 +14,7 @@ from bot.limits.store import Store
 from bot.limits.store.memory import MemoryStore
 from bot.limits.store.redis import RedisStore
 from bot.limits.store.sqlite import SqliteStore
-from bot.state import SqliteDatabase
+from bot.state import RedisConnection, SqliteDatabase
 
 # 2023-11-15 01:00:00 UTC: an hour into a UTC day, so short tests never cross midnight.
 START = 1_700_010_000.0
@@ -84,7 +84,7 @@ async def open_shared(
             # A connection of its own per store, as each process has.
             store = SqliteStore(SqliteDatabase(tmp_path / "state" / "bot.db"))
         else:
-            store = RedisStore(url, prefix=prefix)
+            store = RedisStore(RedisConnection(url), prefix=prefix)
         await store.open()
         opened.append(store)
         return store

@@ -17,7 +17,7 @@ from bot.limits.store import WindowCheck
 from bot.limits.store.memory import MemoryStore
 from bot.limits.store.redis import RedisStore
 from bot.limits.store.sqlite import SqliteStore
-from bot.state import SqliteDatabase
+from bot.state import RedisConnection, SqliteDatabase
 from tests.limits.conftest import FakeClock
 
 POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)
@@ -70,7 +70,7 @@ async def test_a_store_must_be_open(
     store = (
         SqliteStore(SqliteDatabase(tmp_path / "bot.db"))
         if backend == "sqlite"
-        else RedisStore(request.getfixturevalue("redis_url"))
+        else RedisStore(RedisConnection(request.getfixturevalue("redis_url")))
     )
     with pytest.raises(RuntimeError, match="not open"):
         await store.history("u-a", since_ms=0, now_ms=0)
@@ -115,7 +115,7 @@ async def test_sqlite_drops_records_older_than_two_days(tmp_path: Path) -> None:
 
 
 async def test_redis_keys_expire_on_their_own(redis_url: str) -> None:
-    store = RedisStore(redis_url, prefix="expiry-test")
+    store = RedisStore(RedisConnection(redis_url), prefix="expiry-test")
     await store.open()
     clock = FakeClock()
     quotas = MemberQuotas(store, clock=clock)
@@ -143,7 +143,7 @@ async def test_a_redis_server_that_stops_answering_fails_fast() -> None:
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    store = RedisStore(RedisConnection(f"redis://127.0.0.1:{port}/0", timeout=0.2))
     started = time.monotonic()
     try:
         with pytest.raises(RedisTimeout):

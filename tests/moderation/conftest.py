@@ -14,7 +14,7 @@ from bot.moderation.store.base import DEFAULT_CACHE_TTL, ServerSettingsStore
 from bot.moderation.store.memory import MemoryServerSettings
 from bot.moderation.store.redis import RedisServerSettings
 from bot.moderation.store.sqlite import SqliteServerSettings
-from bot.state import SqliteDatabase
+from bot.state import RedisConnection, SqliteDatabase
 from tests.fakes.moderation_api import FakeModerationAPI
 
 API_KEY = "sk-proj-" + "m0derationKey" * 4  # long and key-like, as OpenAI's are
@@ -71,7 +71,7 @@ async def open_settings(
             )
         else:
             store = RedisServerSettings(
-                url, prefix=prefix, cache_ttl=cache_ttl, monotonic=monotonic
+                RedisConnection(url), prefix=prefix, cache_ttl=cache_ttl, monotonic=monotonic
             )
         await store.open()
         opened.append(store)

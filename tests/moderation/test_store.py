@@ -25,7 +25,7 @@ from bot.moderation.store.memory import MemoryServerSettings
 from bot.moderation.store.redis import RedisServerSettings
 from bot.moderation.store.sqlite import SqliteServerSettings
 from bot.state import SCHEMA_VERSION as LIMITS_SCHEMA_VERSION
-from bot.state import SqliteDatabase, shared_sqlite
+from bot.state import RedisConnection, SqliteDatabase, shared_redis, shared_sqlite
 from tests.moderation.conftest import ManualClock, OpenStore
 
 GUILD = 4242
@@ -242,7 +242,7 @@ async def test_a_store_must_be_open(
     store: ServerSettingsStore = (
         SqliteServerSettings(SqliteDatabase(tmp_path / "bot.db"))
         if backend_name == "sqlite"
-        else RedisServerSettings(request.getfixturevalue("redis_url"))
+        else RedisServerSettings(RedisConnection(request.getfixturevalue("redis_url")))
     )
     with pytest.raises(RuntimeError, match="not open"):
         await store.get(GUILD)
@@ -284,8 +284,8 @@ async def test_sqlite_shares_the_quota_database_file(tmp_path: Path) -> None:
 async def test_redis_keeps_settings_under_their_own_keys(redis_url: str) -> None:
     prefix = "shared-test"
     async with (
-        RedisServerSettings(redis_url, prefix=prefix) as settings,
-        RedisStore(redis_url, prefix=prefix) as limits,
+        RedisServerSettings(shared_redis(redis_url), prefix=prefix) as settings,
+        RedisStore(shared_redis(redis_url), prefix=prefix) as limits,
     ):
         quotas = MemberQuotas(limits, clock=lambda: NOW)
         await (await quotas.reserve("u-a", images=3, policy=POLICY)).commit()

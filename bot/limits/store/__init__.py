@@ -20,7 +20,7 @@ from bot.limits.store.base import (
 from bot.limits.store.memory import MemoryStore
 from bot.limits.store.redis import RedisStore
 from bot.limits.store.sqlite import SqliteStore
-from bot.state import parse_state_url, shared_sqlite
+from bot.state import parse_state_url, shared_redis, shared_sqlite
 
 __all__ = [
     "RETENTION_MS",
@@ -42,5 +42,5 @@ def open_store(url: str) -> Store:
     if location.backend == "sqlite" and location.path is not None:
         return SqliteStore(shared_sqlite(location.path))
     if location.backend == "redis":
-        return RedisStore(location.url)
+        return RedisStore(shared_redis(location.url))
     return MemoryStore()

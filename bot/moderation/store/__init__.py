@@ -12,7 +12,7 @@ from bot.moderation.store.base import DEFAULT_CACHE_TTL, ServerSettingsStore
 from bot.moderation.store.memory import MemoryServerSettings
 from bot.moderation.store.redis import RedisServerSettings
 from bot.moderation.store.sqlite import SqliteServerSettings
-from bot.state import parse_state_url, shared_sqlite
+from bot.state import parse_state_url, shared_redis, shared_sqlite
 
 __all__ = [
     "DEFAULT_CACHE_TTL",
@@ -30,5 +30,5 @@ def open_server_settings(url: str, *, cache_ttl: float = DEFAULT_CACHE_TTL) -> S
     if location.backend == "sqlite" and location.path is not None:
         return SqliteServerSettings(shared_sqlite(location.path), cache_ttl=cache_ttl)
     if location.backend == "redis":
-        return RedisServerSettings(location.url, cache_ttl=cache_ttl)
+        return RedisServerSettings(shared_redis(location.url), cache_ttl=cache_ttl)
     return MemoryServerSettings()
