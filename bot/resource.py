@@ -110,3 +110,20 @@ class Lease(AsyncResource, Generic[S]):
         if not self._held:
             raise RuntimeError(f"the {self._user} is not open; use `async with` or open()")
         return self.shared
+
+
+class OnShared(AsyncResource, Generic[S]):
+    """A store that reaches its state through `_lease`, a lease on a shared connection."""
+
+    _lease: Lease[S]
+
+    @property
+    def connection(self) -> S:
+        """The shared connection this store uses (open or not)."""
+        return self._lease.shared
+
+    async def open(self) -> None:
+        await self._lease.open()
+
+    async def close(self) -> None:
+        await self._lease.close()

@@ -38,17 +38,17 @@ def test_both_factories_share_one_connection_per_file(tmp_path: Path) -> None:
     limits, settings = open_store(url), open_server_settings(url)
     assert isinstance(limits, SqliteStore)
     assert isinstance(settings, SqliteServerSettings)
-    assert limits._database.shared is settings._database.shared
+    assert limits.connection is settings.connection
     other = open_store(f"sqlite:///{tmp_path}/other.db")
     assert isinstance(other, SqliteStore)
-    assert other._database.shared is not limits._database.shared
+    assert other.connection is not limits.connection
 
 
 async def test_the_connection_closes_with_its_last_user(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/bot.db"
     limits, settings = open_store(url), open_server_settings(url)
     assert isinstance(limits, SqliteStore)
-    database = limits._database.shared
+    database = limits.connection
     await asyncio.gather(limits.open(), settings.open())  # opening together: one start
     await limits.close()
     assert database.is_open
@@ -105,8 +105,8 @@ async def test_both_factories_share_one_redis_client(redis_url: str) -> None:
     limits, settings = open_store(redis_url), open_server_settings(redis_url)
     assert isinstance(limits, RedisStore)
     assert isinstance(settings, RedisServerSettings)
-    connection = limits._redis.shared
-    assert settings._redis.shared is connection
+    connection = limits.connection
+    assert settings.connection is connection
     async with limits, settings:
         client = connection.client
         assert client.connection_pool.connection_kwargs["socket_timeout"] == 5.0

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.resource import Shared
+from bot.resource import OnShared, Shared
 from bot.state.schema import in_transaction, migrate
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,18 @@ class SqliteDatabase(Shared):
         self._busy = False
         if self._waiting:
             self._hand_over()
+
+
+class InSqliteFile(OnShared[SqliteDatabase]):
+    """A store kept in a SQLite file, through the file's shared `SqliteDatabase`."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file."""
+        return self.connection.path
 
 
 _shared: weakref.WeakValueDictionary[str, SqliteDatabase] = weakref.WeakValueDictionary()

@@ -15,7 +15,7 @@ from typing import Any
 from redis.commands.core import AsyncScript
 
 from bot.limits.store.base import RETENTION_MS, Entry, ReserveOutcome, Store, WindowCheck
-from bot.resource import Lease
+from bot.resource import Lease, OnShared
 from bot.state.redis import RedisConnection
 
 log = logging.getLogger(__name__)
@@ -144,12 +144,12 @@ _SCRIPTS = {
 }
 
 
-class RedisStore(Store):
+class RedisStore(OnShared[RedisConnection], Store):
     """Limit state in Redis (standalone server; keys under `prefix`), through the server's
     shared `RedisConnection` (whose timeouts fail a call rather than hang it)."""
 
     def __init__(self, redis: RedisConnection, *, prefix: str = "imagine-bot") -> None:
-        self._redis = Lease(redis, "Redis store")
+        self._lease = Lease(redis, "Redis store")
         self._prefix = prefix
         self._scripts: dict[str, AsyncScript] = {}
 
@@ -159,17 +159,17 @@ class RedisStore(Store):
     async def open(self) -> None:
         if self._scripts:
             return
-        await self._redis.open()
-        client = self._redis.held.client
+        await self._lease.open()
+        client = self._lease.held.client
         self._scripts = {name: client.register_script(text) for name, text in _SCRIPTS.items()}
         log.info("Limit state is kept in Redis under the prefix %s", self._prefix)
 
     async def close(self) -> None:
         self._scripts = {}
-        await self._redis.close()
+        await self._lease.close()
 
     async def _run(self, script: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        self._redis.held  # noqa: B018 - raises RuntimeError when this store is closed
+        self._lease.held  # noqa: B018 - raises RuntimeError when this store is closed
         return await self._scripts[script](keys=keys, args=args)
 
     def _member_keys(self, key: str) -> list[str]:
@@ -228,6 +228,6 @@ class RedisStore(Store):
         await self._run("pause", self._global_keys()[1:], [until_ms, now_ms])
 
     async def paused_until(self, *, now_ms: int) -> int | None:
-        value = await self._redis.held.client.get(self._global_keys()[1])
+        value = await self._lease.held.client.get(self._global_keys()[1])
         paused = int(value) if value else 0
         return paused if paused > now_ms else None

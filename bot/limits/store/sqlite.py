@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 
 from bot.limits.store.base import (
     RETENTION_MS,
@@ -22,30 +21,16 @@ from bot.limits.store.base import (
     fits_at,
 )
 from bot.resource import Lease
-from bot.state.sqlite import SqliteDatabase
+from bot.state.sqlite import InSqliteFile, SqliteDatabase
 
 _PAUSED_UNTIL = "paused_until"
 
 
-class SqliteStore(Store):
+class SqliteStore(InSqliteFile, Store):
     """Limit state in one SQLite file, through the file's shared `SqliteDatabase`."""
 
     def __init__(self, database: SqliteDatabase) -> None:
-        self._database = Lease(database, "SQLite store")
-
-    def __repr__(self) -> str:
-        return f"SqliteStore({str(self.path)!r})"
-
-    @property
-    def path(self) -> Path:
-        """The SQLite file."""
-        return self._database.shared.path
-
-    async def open(self) -> None:
-        await self._database.open()
-
-    async def close(self) -> None:
-        await self._database.close()
+        self._lease = Lease(database, "SQLite store")
 
     async def reserve(
         self,
@@ -76,7 +61,7 @@ class SqliteStore(Store):
                 )
             return ReserveOutcome(admitted, used)
 
-        return await self._database.held.transaction(reserve)
+        return await self._lease.held.transaction(reserve)
 
     async def commit(self, key: str, reservation_id: str, *, now_ms: int) -> bool:
         def commit(db: sqlite3.Connection) -> bool:
@@ -87,7 +72,7 @@ class SqliteStore(Store):
             )
             return cursor.rowcount > 0
 
-        return await self._database.held.transaction(commit)
+        return await self._lease.held.transaction(commit)
 
     async def refund(self, key: str, reservation_id: str, *, now_ms: int) -> bool:
         def refund(db: sqlite3.Connection) -> bool:
@@ -97,7 +82,7 @@ class SqliteStore(Store):
             )
             return cursor.rowcount > 0
 
-        return await self._database.held.transaction(refund)
+        return await self._lease.held.transaction(refund)
 
     async def history(self, key: str, *, since_ms: int, now_ms: int) -> list[Entry]:
         def history(db: sqlite3.Connection) -> list[Entry]:
@@ -111,7 +96,7 @@ class SqliteStore(Store):
                 for rid, at_ms, count, expires in rows
             ]
 
-        return await self._database.held.run(history)
+        return await self._lease.held.run(history)
 
     async def take_budget(
         self, entry_id: str, *, images: int, limit: int, window_ms: int, now_ms: int
@@ -132,7 +117,7 @@ class SqliteStore(Store):
             entries = db.execute("SELECT at_ms, images FROM budget ORDER BY at_ms").fetchall()
             return fits_at(entries, need=used + images - limit, window_ms=window_ms)
 
-        return await self._database.held.transaction(take)
+        return await self._lease.held.transaction(take)
 
     async def pause_until(self, until_ms: int, *, now_ms: int) -> None:
         def pause(db: sqlite3.Connection) -> None:
@@ -142,10 +127,10 @@ class SqliteStore(Store):
                 (_PAUSED_UNTIL, until_ms),
             )
 
-        await self._database.held.transaction(pause)
+        await self._lease.held.transaction(pause)
 
     async def paused_until(self, *, now_ms: int) -> int | None:
-        paused = await self._database.held.run(_paused_until)
+        paused = await self._lease.held.run(_paused_until)
         return paused if paused > now_ms else None
 
 

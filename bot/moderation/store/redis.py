@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from bot.moderation.store.base import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
-from bot.resource import Lease
+from bot.resource import Lease, OnShared
 from bot.state.redis import RedisConnection
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 MAX_CONFLICTS = 50
 
 
-class RedisServerSettings(ServerSettingsStore):
+class RedisServerSettings(OnShared[RedisConnection], ServerSettingsStore):
     """Server settings in Redis (standalone server; keys `<prefix>:server-settings:<guild>`),
     through the server's shared `RedisConnection`, the quotas' client."""
 
@@ -41,25 +41,19 @@ class RedisServerSettings(ServerSettingsStore):
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(cache_ttl=cache_ttl, monotonic=monotonic)
-        self._redis = Lease(redis, "Redis settings store")
+        self._lease = Lease(redis, "Redis settings store")
         self._prefix = prefix
         self._write_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"RedisServerSettings(prefix={self._prefix!r})"
 
-    async def open(self) -> None:
-        await self._redis.open()
-
-    async def close(self) -> None:
-        await self._redis.close()
-
     def key(self, guild_id: int) -> str:
         """The Redis key holding a server's settings."""
         return f"{self._prefix}:server-settings:{guild_id}"
 
     def _connection(self) -> Redis:
-        return self._redis.held.client
+        return self._lease.held.client
 
     async def _read(self, guild_id: int) -> str | None:
         value = await self._connection().get(self.key(guild_id))

@@ -13,14 +13,13 @@ import functools
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from bot.moderation.store.base import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
 from bot.resource import Lease
-from bot.state.sqlite import SqliteDatabase
+from bot.state.sqlite import InSqliteFile, SqliteDatabase
 
 
-class SqliteServerSettings(ServerSettingsStore):
+class SqliteServerSettings(InSqliteFile, ServerSettingsStore):
     """Server settings in one SQLite file, through the file's shared `SqliteDatabase`."""
 
     def __init__(
@@ -31,29 +30,15 @@ class SqliteServerSettings(ServerSettingsStore):
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(cache_ttl=cache_ttl, monotonic=monotonic)
-        self._database = Lease(database, "SQLite settings store")
-
-    def __repr__(self) -> str:
-        return f"SqliteServerSettings({str(self.path)!r})"
-
-    @property
-    def path(self) -> Path:
-        """The SQLite file."""
-        return self._database.shared.path
-
-    async def open(self) -> None:
-        await self._database.open()
-
-    async def close(self) -> None:
-        await self._database.close()
+        self._lease = Lease(database, "SQLite settings store")
 
     async def _read(self, guild_id: int) -> str | None:
-        return await self._database.held.run(functools.partial(_document, guild_id=guild_id))
+        return await self._lease.held.run(functools.partial(_document, guild_id=guild_id))
 
     async def _modify(self, guild_id: int, change: RawChange) -> None:
         # `change` is pure (decoding and checking a document), so it may run on the thread.
         write = functools.partial(_write, guild_id=guild_id, change=change)
-        await self._database.held.transaction(write)
+        await self._lease.held.transaction(write)
 
 
 def _document(db: sqlite3.Connection, *, guild_id: int) -> str | None:
