@@ -12,8 +12,8 @@ import pytest
 from bot.build import images_client
 from bot.config import Settings
 from bot.limits import Limiter
-from bot.limits.store_memory import MemoryStore
-from bot.moderation.store_memory import MemoryServerSettings
+from bot.limits.store import MemoryStore
+from bot.moderation.store import MemoryServerSettings
 from bot.service import ImageService, Member
 
 

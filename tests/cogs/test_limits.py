@@ -19,7 +19,8 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from bot.limits import Limiter, LimitPolicy
-from bot.limits.store_redis import RedisStore
+from bot.limits.store import RedisStore
+from bot.state import RedisConnection
 from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeMember, FakeUser
 from tests.fakes.images_api import FakeImagesAPI
@@ -487,7 +488,7 @@ async def test_redis_state_is_shared_with_another_process(
         key = fake_api.requests[0].fields["user"]
 
         # "Another process": its own connection and Limiter, sharing only the Redis state.
-        async with RedisStore(url) as shared:
+        async with RedisStore(RedisConnection(url)) as shared:
             other = Limiter(shared)
             assert (await other.usage(key, policy)).remaining == 2
             await (await other.reserve(key, images=2, policy=policy)).commit()

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.limits.store import Store
-from bot.limits.store_memory import MemoryStore
-from bot.limits.store_redis import RedisStore
-from bot.limits.store_sqlite import SqliteStore
+from bot.limits.store.memory import MemoryStore
+from bot.limits.store.redis import RedisStore
+from bot.limits.store.sqlite import SqliteStore
+from bot.state import RedisConnection, SqliteDatabase
 
 # 2023-11-15 01:00:00 UTC: an hour into a UTC day, so short tests never cross midnight.
 START = 1_700_010_000.0
@@ -80,9 +81,10 @@ async def open_shared(
         if backend == "memory":
             store = memory  # one process: both "processes" see the same dicts
         elif backend == "sqlite":
-            store = SqliteStore(tmp_path / "state" / "bot.db")
+            # A connection of its own per store, as each process has.
+            store = SqliteStore(SqliteDatabase(tmp_path / "state" / "bot.db"))
         else:
-            store = RedisStore(url, prefix=prefix)
+            store = RedisStore(RedisConnection(url), prefix=prefix)
         await store.open()
         opened.append(store)
         return store

@@ -16,7 +16,7 @@ from bot.limits import (
     TooManyWaiting,
     Window,
 )
-from bot.limits.store_memory import MemoryStore
+from bot.limits.store import MemoryStore
 from tests.conftest import eventually
 from tests.limits.conftest import START, FakeClock
 

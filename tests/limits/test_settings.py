@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.limits import EXEMPT, LimitPolicy, open_store
-from bot.limits.store_sqlite import SqliteStore
+from bot.limits.store import SqliteStore
 
 BASE = {"DISCORD_TOKEN": "MTIzNDU2Nzg5.discord-token-value", "OPENAI_API_KEY": "sk-test-0123"}
 

@@ -14,9 +14,10 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from bot.limits import LimitPolicy, Window, open_store
 from bot.limits.quota import MemberQuotas
 from bot.limits.store import WindowCheck
-from bot.limits.store_memory import MemoryStore
-from bot.limits.store_redis import RedisStore
-from bot.limits.store_sqlite import SqliteStore
+from bot.limits.store.memory import MemoryStore
+from bot.limits.store.redis import RedisStore
+from bot.limits.store.sqlite import SqliteStore
+from bot.state import RedisConnection, SqliteDatabase
 from tests.limits.conftest import FakeClock
 
 POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)
@@ -67,9 +68,9 @@ async def test_a_store_must_be_open(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     store = (
-        SqliteStore(tmp_path / "bot.db")
+        SqliteStore(SqliteDatabase(tmp_path / "bot.db"))
         if backend == "sqlite"
-        else RedisStore(request.getfixturevalue("redis_url"))
+        else RedisStore(RedisConnection(request.getfixturevalue("redis_url")))
     )
     with pytest.raises(RuntimeError, match="not open"):
         await store.history("u-a", since_ms=0, now_ms=0)
@@ -105,7 +106,7 @@ async def test_sqlite_keeps_usage_across_restarts(tmp_path: Path) -> None:
 
 async def test_sqlite_drops_records_older_than_two_days(tmp_path: Path) -> None:
     clock = FakeClock()
-    async with SqliteStore(tmp_path / "bot.db") as store:
+    async with SqliteStore(SqliteDatabase(tmp_path / "bot.db")) as store:
         quotas = MemberQuotas(store, clock=clock)
         await (await quotas.reserve("u-old", images=1, policy=POLICY)).commit()
         clock.advance(3 * 86_400)
@@ -114,7 +115,7 @@ async def test_sqlite_drops_records_older_than_two_days(tmp_path: Path) -> None:
 
 
 async def test_redis_keys_expire_on_their_own(redis_url: str) -> None:
-    store = RedisStore(redis_url, prefix="expiry-test")
+    store = RedisStore(RedisConnection(redis_url), prefix="expiry-test")
     await store.open()
     clock = FakeClock()
     quotas = MemberQuotas(store, clock=clock)
@@ -142,7 +143,7 @@ async def test_a_redis_server_that_stops_answering_fails_fast() -> None:
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    store = RedisStore(RedisConnection(f"redis://127.0.0.1:{port}/0", timeout=0.2))
     started = time.monotonic()
     try:
         with pytest.raises(RedisTimeout):
@@ -158,7 +159,7 @@ async def test_sqlite_concurrent_reservations_never_take_more_than_the_limit(
 ) -> None:
     # Calls made while the store's thread is busy go over together; each is still its own
     # transaction, checked against what the ones before it wrote.
-    async with SqliteStore(tmp_path / "bot.db") as store:
+    async with SqliteStore(SqliteDatabase(tmp_path / "bot.db")) as store:
         checks = [WindowCheck(0, 50)]
 
         async def reserve(index: int) -> bool:
@@ -176,7 +177,7 @@ async def test_sqlite_concurrent_reservations_never_take_more_than_the_limit(
 async def test_sqlite_a_call_cancelled_before_it_reached_the_thread_never_runs(
     tmp_path: Path,
 ) -> None:
-    async with SqliteStore(tmp_path / "bot.db") as store:
+    async with SqliteStore(SqliteDatabase(tmp_path / "bot.db")) as store:
         checks = [WindowCheck(0, 10)]
         first = asyncio.create_task(
             store.reserve("u-a", "r1", images=1, checks=checks, now_ms=1_000, expires_ms=9_000)
@@ -195,11 +196,11 @@ async def test_sqlite_a_call_cancelled_before_it_reached_the_thread_never_runs(
 
 
 async def test_sqlite_close_waits_for_the_calls_made_before_it(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "bot.db")
+    store = SqliteStore(SqliteDatabase(tmp_path / "bot.db"))
     await store.open()
     pending = [asyncio.create_task(store.pause_until(5_000 + i, now_ms=0)) for i in range(20)]
     await asyncio.sleep(0)
     await store.close()
     await asyncio.gather(*pending)
-    async with SqliteStore(tmp_path / "bot.db") as reopened:
+    async with SqliteStore(SqliteDatabase(tmp_path / "bot.db")) as reopened:
         assert await reopened.paused_until(now_ms=0) == 5_019

@@ -10,10 +10,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.moderation.store import DEFAULT_CACHE_TTL, ServerSettingsStore
-from bot.moderation.store_memory import MemoryServerSettings
-from bot.moderation.store_redis import RedisServerSettings
-from bot.moderation.store_sqlite import SqliteServerSettings
+from bot.moderation.store.base import DEFAULT_CACHE_TTL, ServerSettingsStore
+from bot.moderation.store.memory import MemoryServerSettings
+from bot.moderation.store.redis import RedisServerSettings
+from bot.moderation.store.sqlite import SqliteServerSettings
+from bot.state import RedisConnection, SqliteDatabase
 from tests.fakes.moderation_api import FakeModerationAPI
 
 API_KEY = "sk-proj-" + "m0derationKey" * 4  # long and key-like, as OpenAI's are
@@ -65,10 +66,12 @@ async def open_settings(
             store = memory
         elif backend == "sqlite":
             path = tmp_path / "state" / "bot.db"
-            store = SqliteServerSettings(path, cache_ttl=cache_ttl, monotonic=monotonic)
+            store = SqliteServerSettings(
+                SqliteDatabase(path), cache_ttl=cache_ttl, monotonic=monotonic
+            )
         else:
             store = RedisServerSettings(
-                url, prefix=prefix, cache_ttl=cache_ttl, monotonic=monotonic
+                RedisConnection(url), prefix=prefix, cache_ttl=cache_ttl, monotonic=monotonic
             )
         await store.open()
         opened.append(store)

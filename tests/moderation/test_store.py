@@ -11,9 +11,8 @@ from redis.asyncio import Redis
 
 from bot.limits import LimitPolicy, Window
 from bot.limits.quota import MemberQuotas
-from bot.limits.store_redis import RedisStore
-from bot.limits.store_sqlite import SCHEMA_VERSION as LIMITS_SCHEMA_VERSION
-from bot.limits.store_sqlite import SqliteStore
+from bot.limits.store.redis import RedisStore
+from bot.limits.store.sqlite import SqliteStore
 from bot.moderation import (
     FOREVER,
     CorruptSettings,
@@ -21,10 +20,12 @@ from bot.moderation import (
     ServerSettings,
     open_server_settings,
 )
-from bot.moderation.store import ServerSettingsStore
-from bot.moderation.store_memory import MemoryServerSettings
-from bot.moderation.store_redis import RedisServerSettings
-from bot.moderation.store_sqlite import SqliteServerSettings
+from bot.moderation.store.base import ServerSettingsStore
+from bot.moderation.store.memory import MemoryServerSettings
+from bot.moderation.store.redis import RedisServerSettings
+from bot.moderation.store.sqlite import SqliteServerSettings
+from bot.state import SCHEMA_VERSION as LIMITS_SCHEMA_VERSION
+from bot.state import RedisConnection, SqliteDatabase, shared_redis, shared_sqlite
 from tests.moderation.conftest import ManualClock, OpenStore
 
 GUILD = 4242
@@ -239,9 +240,9 @@ async def test_a_store_must_be_open(
     backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     store: ServerSettingsStore = (
-        SqliteServerSettings(tmp_path / "bot.db")
+        SqliteServerSettings(SqliteDatabase(tmp_path / "bot.db"))
         if backend_name == "sqlite"
-        else RedisServerSettings(request.getfixturevalue("redis_url"))
+        else RedisServerSettings(RedisConnection(request.getfixturevalue("redis_url")))
     )
     with pytest.raises(RuntimeError, match="not open"):
         await store.get(GUILD)
@@ -258,13 +259,20 @@ POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)
 
 async def test_sqlite_shares_the_quota_database_file(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    async with SqliteServerSettings(path) as settings, SqliteStore(path) as limits:
+    # One connection for the file, shared by both stores, as the factories arrange.
+    async with (
+        SqliteServerSettings(shared_sqlite(path)) as settings,
+        SqliteStore(shared_sqlite(path)) as limits,
+    ):
         quotas = MemberQuotas(limits, clock=lambda: NOW)
         reservation = await quotas.reserve("u-a", images=2, policy=POLICY)
         await reservation.commit()
         await settings.add_blocked_term(GUILD, "bad")
     # Both survive a restart, in the one file, and the limits' schema version is untouched.
-    async with SqliteStore(path) as limits, SqliteServerSettings(path) as settings:
+    async with (
+        SqliteStore(shared_sqlite(path)) as limits,
+        SqliteServerSettings(shared_sqlite(path)) as settings,
+    ):
         usage = await MemberQuotas(limits, clock=lambda: NOW).usage("u-a", POLICY)
         assert usage.window(Window.DAILY).used == 2
         assert (await settings.get(GUILD)).blocked_terms == ("bad",)
@@ -276,8 +284,8 @@ async def test_sqlite_shares_the_quota_database_file(tmp_path: Path) -> None:
 async def test_redis_keeps_settings_under_their_own_keys(redis_url: str) -> None:
     prefix = "shared-test"
     async with (
-        RedisServerSettings(redis_url, prefix=prefix) as settings,
-        RedisStore(redis_url, prefix=prefix) as limits,
+        RedisServerSettings(shared_redis(redis_url), prefix=prefix) as settings,
+        RedisStore(shared_redis(redis_url), prefix=prefix) as limits,
     ):
         quotas = MemberQuotas(limits, clock=lambda: NOW)
         await (await quotas.reserve("u-a", images=3, policy=POLICY)).commit()

@@ -12,10 +12,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from bot.limits.store import RETENTION_MS, Entry, ReserveOutcome, Store, WindowCheck
+from bot.limits.store.base import RETENTION_MS, Entry, ReserveOutcome, Store, WindowCheck
+from bot.resource import Lease, OnShared
+from bot.state.redis import RedisConnection
 
 log = logging.getLogger(__name__)
 
@@ -133,61 +134,42 @@ end
 return 0
 """
 
+_SCRIPTS = {
+    "reserve": _RESERVE,
+    "commit": _COMMIT,
+    "refund": _REFUND,
+    "history": _HISTORY,
+    "take_budget": _TAKE_BUDGET,
+    "pause": _PAUSE,
+}
 
-class RedisStore(Store):
-    """Limit state in Redis (standalone server; keys under `prefix`).
 
-    Every command gives up after `timeout` seconds: a server that stops answering must fail a
-    request (or leave a reservation counted as used), never hang it with its images made.
-    """
+class RedisStore(OnShared[RedisConnection], Store):
+    """Limit state in Redis (standalone server; keys under `prefix`), through the server's
+    shared `RedisConnection` (whose timeouts fail a call rather than hang it)."""
 
-    def __init__(self, url: str, *, prefix: str = "imagine-bot", timeout: float = 5.0) -> None:
-        self._url = url
+    def __init__(self, redis: RedisConnection, *, prefix: str = "imagine-bot") -> None:
+        self._lease = Lease(redis, "Redis store")
         self._prefix = prefix
-        self._timeout = timeout
-        self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
 
     def __repr__(self) -> str:
-        # The URL may carry a password.
         return f"RedisStore(prefix={self._prefix!r})"
 
     async def open(self) -> None:
-        if self._client is not None:
+        if self._scripts:
             return
-        client = Redis.from_url(
-            self._url,
-            decode_responses=True,
-            socket_timeout=self._timeout,
-            socket_connect_timeout=self._timeout,
-        )
-        try:
-            await client.ping()
-        except BaseException:
-            await client.aclose()
-            raise
-        self._client = client
-        self._scripts = {
-            name: client.register_script(text)
-            for name, text in (
-                ("reserve", _RESERVE),
-                ("commit", _COMMIT),
-                ("refund", _REFUND),
-                ("history", _HISTORY),
-                ("take_budget", _TAKE_BUDGET),
-                ("pause", _PAUSE),
-            )
-        }
+        await self._lease.open()
+        client = self._lease.held.client
+        self._scripts = {name: client.register_script(text) for name, text in _SCRIPTS.items()}
         log.info("Limit state is kept in Redis under the prefix %s", self._prefix)
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        self._scripts = {}
+        await self._lease.close()
 
     async def _run(self, script: str, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        if self._client is None:
-            raise RuntimeError("the Redis store is not open; use `async with` or open()")
+        self._lease.held  # noqa: B018 - raises RuntimeError when this store is closed
         return await self._scripts[script](keys=keys, args=args)
 
     def _member_keys(self, key: str) -> list[str]:
@@ -246,8 +228,6 @@ class RedisStore(Store):
         await self._run("pause", self._global_keys()[1:], [until_ms, now_ms])
 
     async def paused_until(self, *, now_ms: int) -> int | None:
-        if self._client is None:
-            raise RuntimeError("the Redis store is not open; use `async with` or open()")
-        value = await self._client.get(self._global_keys()[1])
+        value = await self._lease.held.client.get(self._global_keys()[1])
         paused = int(value) if value else 0
         return paused if paused > now_ms else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.moderation.store import RawChange, ServerSettingsStore
+from bot.moderation.store.base import RawChange, ServerSettingsStore
 
 
 class MemoryServerSettings(ServerSettingsStore):

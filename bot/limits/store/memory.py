@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.limits.store import (
+from bot.limits.store.base import (
     RETENTION_MS,
     Entry,
     ReserveOutcome,

@@ -5,7 +5,7 @@ start again (after a short random pause) if another client wrote the key in betw
 from this process queue on a lock, so only other processes can cause a conflict; settings
 change rarely (admins), so conflicts are rare and the retries cheap. Keys have no expiry:
 settings last until reset. Other processes see a change within the cache TTL (see
-`bot.moderation.store`).
+`bot.moderation.store.base`).
 """
 
 from __future__ import annotations
@@ -19,59 +19,41 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from bot.moderation.store import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
+from bot.moderation.store.base import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
+from bot.resource import Lease, OnShared
+from bot.state.redis import RedisConnection
 
 log = logging.getLogger(__name__)
 
 MAX_CONFLICTS = 50
 
 
-class RedisServerSettings(ServerSettingsStore):
-    """Server settings in Redis (standalone server; keys `<prefix>:server-settings:<guild>`)."""
+class RedisServerSettings(OnShared[RedisConnection], ServerSettingsStore):
+    """Server settings in Redis (standalone server; keys `<prefix>:server-settings:<guild>`),
+    through the server's shared `RedisConnection`, the quotas' client."""
 
     def __init__(
         self,
-        url: str,
+        redis: RedisConnection,
         *,
         prefix: str = "imagine-bot",
         cache_ttl: float = DEFAULT_CACHE_TTL,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(cache_ttl=cache_ttl, monotonic=monotonic)
-        self._url = url
+        self._lease = Lease(redis, "Redis settings store")
         self._prefix = prefix
-        self._client: Redis | None = None
         self._write_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        # The URL may carry a password.
         return f"RedisServerSettings(prefix={self._prefix!r})"
-
-    async def open(self) -> None:
-        if self._client is not None:
-            return
-        client = Redis.from_url(self._url, decode_responses=True)
-        try:
-            await client.ping()
-        except BaseException:
-            await client.aclose()
-            raise
-        self._client = client
-        log.info("Server settings are kept in Redis under the prefix %s", self._prefix)
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
 
     def key(self, guild_id: int) -> str:
         """The Redis key holding a server's settings."""
         return f"{self._prefix}:server-settings:{guild_id}"
 
     def _connection(self) -> Redis:
-        if self._client is None:
-            raise RuntimeError("the Redis settings store is not open; use `async with` or open()")
-        return self._client
+        return self._lease.held.client
 
     async def _read(self, guild_id: int) -> str | None:
         value = await self._connection().get(self.key(guild_id))

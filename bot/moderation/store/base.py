@@ -1,8 +1,4 @@
-"""Where server settings live: the same state store as the quotas, chosen by the same STATE_URL.
-
-- `memory://`: in this process only (tests).
-- `sqlite:///data/bot.db`: the same SQLite file as the quotas, in its own table.
-- `redis://host:6379/0`: the same Redis database as the quotas, under its own key prefix.
+"""The interface of the server settings store, and what every backend shares: the cache.
 
 Each server's settings are one versioned JSON document (`ServerSettings.to_json`); a server
 that saved nothing has no document. Every change is an atomic read-modify-write, so two admins
@@ -220,27 +216,3 @@ def _decode(guild_id: int, raw: str | None) -> ServerSettings:
         return ServerSettings.from_json(guild_id, raw)
     except ValueError as exc:
         raise CorruptSettings(f"the saved settings of server {guild_id} are unreadable") from exc
-
-
-def open_server_settings(url: str, *, cache_ttl: float = DEFAULT_CACHE_TTL) -> ServerSettingsStore:
-    """The settings store for a `STATE_URL` (nothing is opened yet); ValueError if unusable.
-
-    The URL is checked by `bot.limits.store.open_store`, so both stores accept exactly the
-    same URLs with the same messages.
-    """
-    from bot.limits.store import open_store
-    from bot.limits.store_redis import RedisStore
-    from bot.limits.store_sqlite import SqliteStore
-
-    limits_store = open_store(url)  # validates; opens nothing
-    if isinstance(limits_store, SqliteStore):
-        from bot.moderation.store_sqlite import SqliteServerSettings
-
-        return SqliteServerSettings(limits_store.path, cache_ttl=cache_ttl)
-    if isinstance(limits_store, RedisStore):
-        from bot.moderation.store_redis import RedisServerSettings
-
-        return RedisServerSettings(url.strip(), cache_ttl=cache_ttl)
-    from bot.moderation.store_memory import MemoryServerSettings
-
-    return MemoryServerSettings()

@@ -1,14 +1,9 @@
-"""Where limit state lives: one interface, three backends, chosen by one URL.
-
-- `memory://`: in this process only (tests; state is lost on restart).
-- `sqlite:///data/bot.db` (path relative to the working directory) or `sqlite:////abs/bot.db`:
-  the embedded default; survives restarts; several processes on one host may share the file.
-- `redis://host:6379/0` (or `rediss://` for TLS): several bot processes or shards share one
-  budget.
+"""The interface of limit state: what every backend does, and the values it passes.
 
 Every time here is an integer number of milliseconds since the epoch, passed in by the caller
 (never read from the store's own clock), so tests can move time and processes agree on windows.
 Each method is atomic on its own: two concurrent `reserve` calls never both take the last image.
+Imports no backend: the backends import this, and the package's `__init__` chooses one.
 """
 
 from __future__ import annotations
@@ -16,7 +11,6 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from bot.resource import AsyncResource
 
@@ -110,44 +104,3 @@ def fits_at(entries: Sequence[tuple[int, int]], *, need: int, window_ms: int) ->
             return at_ms + window_ms
     # Only when the caller asks for more than the window can ever hold, which it checks first.
     raise ValueError("the request can never fit in this window")
-
-
-def open_store(url: str) -> Store:
-    """The store for a `STATE_URL`; nothing is opened yet. ValueError if the URL is not usable."""
-    # The URL may hold a Redis password: no message here ever repeats it.
-    scheme, _, rest = url.strip().partition("://")
-    scheme = scheme.lower()
-    if scheme == "memory":
-        if rest.strip("/"):
-            raise ValueError("STATE_URL: memory:// takes nothing after the //")
-        from bot.limits.store_memory import MemoryStore
-
-        return MemoryStore()
-    if scheme == "sqlite":
-        # SQLAlchemy's form: sqlite:///relative/path.db, sqlite:////absolute/path.db.
-        if not rest.startswith("/") or not rest[1:]:
-            raise ValueError(
-                "STATE_URL: a SQLite URL needs a file path, like sqlite:///data/bot.db "
-                "(relative) or sqlite:////var/lib/imagine-bot/bot.db (absolute)"
-            )
-        from bot.limits.store_sqlite import SqliteStore
-
-        return SqliteStore(rest[1:])
-    if scheme in ("redis", "rediss"):
-        parts = urlsplit(url.strip())
-        try:
-            has_host = bool(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError:
-            has_host = False
-        database = parts.path.strip("/")
-        if not has_host or (database and not database.isdigit()):
-            raise ValueError(
-                "STATE_URL: a Redis URL looks like redis://host:6379/0 "
-                "(redis://:password@host:6379/0 with a password, rediss:// for TLS)"
-            )
-        from bot.limits.store_redis import RedisStore
-
-        return RedisStore(url.strip())
-    shown = f"{scheme}://" if rest and scheme.isalnum() and len(scheme) <= 12 else "something else"
-    raise ValueError(f"STATE_URL must start with memory://, sqlite:/// or redis:// (not {shown})")

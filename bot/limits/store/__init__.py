@@ -1,0 +1,46 @@
+"""Where limit state lives: one interface (base.py), three backends, chosen by one URL.
+
+- `memory://` (memory.py): in this process only (tests; state is lost on restart).
+- `sqlite:///data/bot.db` (sqlite.py): the embedded default; survives restarts; several
+  processes on one host may share the file.
+- `redis://host:6379/0` (redis.py): several bot processes or shards share one budget.
+
+Laid out like Red-DiscordBot's `redbot/core/_drivers/`: the backends import the interface,
+never this package, and this package is the one place that picks a backend for a URL.
+"""
+
+from bot.limits.store.base import (
+    RETENTION_MS,
+    Entry,
+    ReserveOutcome,
+    Store,
+    WindowCheck,
+    fits_at,
+)
+from bot.limits.store.memory import MemoryStore
+from bot.limits.store.redis import RedisStore
+from bot.limits.store.sqlite import SqliteStore
+from bot.state import parse_state_url, shared_redis, shared_sqlite
+
+__all__ = [
+    "RETENTION_MS",
+    "Entry",
+    "MemoryStore",
+    "RedisStore",
+    "ReserveOutcome",
+    "SqliteStore",
+    "Store",
+    "WindowCheck",
+    "fits_at",
+    "open_store",
+]
+
+
+def open_store(url: str) -> Store:
+    """The store for a `STATE_URL`; nothing is opened yet. ValueError if the URL is not usable."""
+    location = parse_state_url(url)
+    if location.backend == "sqlite" and location.path is not None:
+        return SqliteStore(shared_sqlite(location.path))
+    if location.backend == "redis":
+        return RedisStore(shared_redis(location.url))
+    return MemoryStore()
