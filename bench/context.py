@@ -7,14 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.world import (
-    API_KEY,
-    REPO,
-    BenchImagesAPI,
-    BotProcess,
-    Job,
-    roomy_listen_backlog,
-)
+from bench.world import API_KEY, REPO, BenchImagesAPI, BotProcess, Job, roomy_listen_backlog
 from tests.fakes.discord import FakeDiscord, FakeMember
 
 RESULTS = REPO / "bench" / "results"

@@ -10,9 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.world import (
-    REPO,
-)
+from bench.world import REPO
 
 # Targets on the reference machine (2 cores); a figure is compared with its target if it has one.
 DEFERRAL_P99_TARGET = 0.100  # with 500 interactions at once

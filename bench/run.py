@@ -31,9 +31,7 @@ from pathlib import Path
 from bench.context import FULL, QUICK, RESULTS, SCENARIOS, Context
 from bench.report import machine, performance_section, render, table
 from bench.scenarios import run_all
-from bench.world import (
-    realistic_pngs,
-)
+from bench.world import realistic_pngs
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,12 +23,7 @@ from bench.context import (
     world,
 )
 from bench.stats import Window, spread
-from bench.world import (
-    BenchImagesAPI,
-    Job,
-    noisy_image,
-    run_job,
-)
+from bench.world import BenchImagesAPI, Job, noisy_image, run_job
 
 MIB = 1024 * 1024
 

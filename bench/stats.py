@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.world import (
-    BotProcess,
-)
+from bench.world import BotProcess
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

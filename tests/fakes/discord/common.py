@@ -6,11 +6,7 @@ import asyncio
 import datetime as dt
 import itertools
 import json
-import re
-from collections.abc import (
-    Mapping,
-    Sequence,
-)
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from aiohttp import web
@@ -51,13 +47,6 @@ DEFERRED_UPDATE_MESSAGE: Final = 6
 UPDATE_MESSAGE: Final = 7
 AUTOCOMPLETE_RESULT: Final = 8
 MODAL: Final = 9
-
-MENTION_RE: Final = re.compile(r"<@!?(\d+)>")
-# Python's re has no \p{L}; \w is the unicode letters, digits and underscore.
-COMMAND_NAME_RE: Final = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
-FILES_PART_RE: Final = re.compile(r"files\[(\d+)\]")
-# Interaction routes authenticate with the token in the path, not the bot token.
-NO_AUTH_PREFIXES: Final = ("/webhooks/", "/interactions/")
 
 
 class Permission:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterator,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Self
 
 import yarl
@@ -35,6 +30,11 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
     Observation: ``requests``, ``messages`` (per channel), ``interactions``, ``violations``,
     ``command_puts``, ``gateway_received``, ``internal_errors`` (bugs of the fake itself).
     """
+
+    # Unlike the other fakes, a handler runs to its end when the bot gives up on it, and
+    # shutdown waits for it as aiohttp does by default: what this fake always did.
+    handler_cancellation = False
+    shutdown_timeout = 60.0
 
     def __init__(
         self,
@@ -62,11 +62,6 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
             self._populate()
 
     # ------------------------------------------------------------------ lifecycle
-
-    # Unlike the other fakes, a handler runs to its end when the bot gives up on it, and
-    # shutdown waits for it as aiohttp does by default: what this fake always did.
-    handler_cancellation = False
-    shutdown_timeout = 60.0
 
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=256 * MIB)

@@ -8,30 +8,22 @@ import json
 import logging
 import re
 import time
-from collections.abc import (
-    Awaitable,
-    Callable,
-    Iterator,
-)
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Final
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.fakes.discord.common import (
-    API_PREFIX,
-    FILES_PART_RE,
-    GATEWAY_PATH,
-    NO_AUTH_PREFIXES,
-    DiscordError,
-    json_response,
-)
+from tests.fakes.discord.common import API_PREFIX, GATEWAY_PATH, DiscordError, json_response
 from tests.fakes.discord.models import FakeGuild
 from tests.fakes.discord.records import RECORD, RecordedRequest, UploadedFile
 from tests.fakes.discord.world import World
 
 log = logging.getLogger(__name__)
 
+# Interaction routes authenticate with the token in the path, not the bot token.
+_NO_AUTH_PREFIXES: Final = ("/webhooks/", "/interactions/")
+_FILES_PART_RE: Final = re.compile(r"files\[(\d+)\]")
 _BOUNDARY_RE: Final = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 _DISPOSITION_PARAM_RE: Final = re.compile(r'([\w*]+)=(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
 
@@ -115,7 +107,7 @@ class HttpPlumbing(World):
                 response = fault.respond()
             else:
                 needs_auth = (
-                    kind == "api" and rel != "/gateway" and not rel.startswith(NO_AUTH_PREFIXES)
+                    kind == "api" and rel != "/gateway" and not rel.startswith(_NO_AUTH_PREFIXES)
                 )
                 if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
                     raise DiscordError(401, 0, "401: Unauthorized")
@@ -171,7 +163,7 @@ class HttpPlumbing(World):
                 if name == "payload_json":
                     record.json = self._parse_json(data)
                 elif filename is not None:
-                    match = FILES_PART_RE.fullmatch(name)
+                    match = _FILES_PART_RE.fullmatch(name)
                     record.files.append(
                         UploadedFile(
                             index=int(match[1]) if match else None,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import (
-    Callable,
-)
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.discord.common import TOKEN_LIFETIME, Signal, utcnow

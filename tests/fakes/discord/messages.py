@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import (
-    Mapping,
-    Sequence,
-)
-from typing import Any
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -16,7 +14,6 @@ from tests.fakes.discord.common import (
     DEFAULT_UPLOAD_LIMIT,
     FLAG_LOADING,
     FLAG_SUPPRESS_EMBEDS,
-    MENTION_RE,
     DiscordError,
     Permission,
     json_response,
@@ -27,6 +24,8 @@ from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.discord.models import FakeAttachment, FakeChannel, FakeMessage
 from tests.fakes.discord.records import RECORD, RecordedRequest, UploadedFile
 from tests.fakes.discord.validation import is_empty_message, validate_message
+
+_MENTION_RE: Final = re.compile(r"<@!?(\d+)>")
 
 
 class MessageRoutes(HttpPlumbing):
@@ -155,7 +154,7 @@ class MessageRoutes(HttpPlumbing):
                     if att is not None:
                         part["url"] = att.url
                         part["proxy_url"] = att.proxy_url
-        ids = {int(m) for m in MENTION_RE.findall(message.content)}
+        ids = {int(m) for m in _MENTION_RE.findall(message.content)}
         message.mentions = [self.users[i] for i in ids if i in self.users]
         if not creating:
             message.edited_at = utcnow()

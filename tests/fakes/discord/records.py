@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import (
-    Callable,
-)
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 

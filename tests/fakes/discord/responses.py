@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import (
-    Mapping,
-)
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web

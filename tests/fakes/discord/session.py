@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import (
-    Callable,
-)
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web

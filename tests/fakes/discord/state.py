@@ -9,9 +9,7 @@ import math
 import re
 import time
 from collections import defaultdict
-from collections.abc import (
-    Callable,
-)
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web

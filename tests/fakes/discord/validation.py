@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections import defaultdict
-from collections.abc import (
-    Mapping,
-    Sequence,
-)
-from typing import Any, TypeGuard
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeGuard
 
-from tests.fakes.discord.common import COMMAND_NAME_RE, FLAG_COMPONENTS_V2, INT53, FieldErrors
+from tests.fakes.discord.common import FLAG_COMPONENTS_V2, INT53, FieldErrors
 from tests.fakes.discord.models import walk_components
 from tests.fakes.discord.records import UploadedFile
+
+# Python's re has no \p{L}; \w is the unicode letters, digits and underscore.
+_COMMAND_NAME_RE: Final = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
 
 
 def check_str(
@@ -41,7 +42,7 @@ def _check_name(
     check_str(errs, path, name, 1, 32)
     if not isinstance(name, str) or not 1 <= len(name) <= 32 or not chat_input:
         return
-    if not COMMAND_NAME_RE.match(name) or name != name.lower():
+    if not _COMMAND_NAME_RE.match(name) or name != name.lower():
         errs.add(path, "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}")
 
 

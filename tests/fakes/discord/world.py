@@ -6,10 +6,7 @@ import copy
 import io
 import mimetypes
 import warnings
-from collections.abc import (
-    Mapping,
-    Sequence,
-)
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
