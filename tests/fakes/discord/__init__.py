@@ -24,7 +24,8 @@ The package is split by job; ``FakeDiscord`` (in ``fake``) puts the jobs togethe
 - ``state`` and ``world``: what the fake knows (observation, fault injection) and building it;
 - ``gateway`` and ``session``: the gateway websocket; ``invoke``: the interactions a member sends;
 - ``http``: recording, auth and body parsing for every REST route; ``rest``, ``commands``,
-  ``messages``, ``responses``: the REST routes; ``validation``: what Discord rejects.
+  ``messages``, ``responses``: the REST routes; ``validation_commands`` and
+  ``validation_messages``: what Discord rejects.
 """
 
 from tests.fakes.discord.common import DiscordError, Permission

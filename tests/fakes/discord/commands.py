@@ -10,7 +10,7 @@ from aiohttp import web
 from tests.fakes.discord.common import DiscordError, FieldErrors, json_response
 from tests.fakes.discord.http import HttpPlumbing
 from tests.fakes.discord.records import RECORD, CommandPut, RecordedRequest
-from tests.fakes.discord.validation import validate_command, validate_commands
+from tests.fakes.discord.validation_commands import validate_command, validate_commands
 
 
 class CommandRoutes(HttpPlumbing):

@@ -186,3 +186,23 @@ class FieldErrors:
 
     def __bool__(self) -> bool:
         return bool(self.flat)
+
+
+def check_str(
+    errs: FieldErrors,
+    path: Sequence[str | int],
+    value: Any,
+    low: int,
+    high: int,
+    *,
+    required: bool = True,
+) -> None:
+    if value is None:
+        if required:
+            errs.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+        return
+    if not isinstance(value, str):
+        errs.add(path, "BASE_TYPE_STRING", "Must be a string.")
+        return
+    if not low <= len(value) <= high:
+        errs.add(path, "BASE_TYPE_BAD_LENGTH", f"Must be between {low} and {high} in length.")

@@ -24,7 +24,7 @@ from tests.fakes.discord.models import (
     FakeRole,
     FakeUser,
 )
-from tests.fakes.discord.validation import is_int
+from tests.fakes.discord.validation_commands import is_int
 from tests.fakes.discord.world import World
 
 

@@ -23,7 +23,7 @@ from tests.fakes.discord.http import HttpPlumbing
 from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.discord.models import FakeAttachment, FakeChannel, FakeMessage
 from tests.fakes.discord.records import RECORD, RecordedRequest, UploadedFile
-from tests.fakes.discord.validation import is_empty_message, validate_message
+from tests.fakes.discord.validation_messages import is_empty_message, validate_message
 
 _MENTION_RE: Final = re.compile(r"<@!?(\d+)>")
 

@@ -25,13 +25,13 @@ from tests.fakes.discord.common import (
     UPDATE_MESSAGE,
     DiscordError,
     FieldErrors,
+    check_str,
     json_response,
 )
 from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.discord.messages import MessageRoutes
 from tests.fakes.discord.models import FakeMessage
 from tests.fakes.discord.records import RECORD, Callback, RecordedRequest
-from tests.fakes.discord.validation import check_str
 
 
 class InteractionResponses(MessageRoutes):

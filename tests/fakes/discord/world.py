@@ -20,7 +20,7 @@ from tests.fakes.discord.models import (
     FakeUser,
 )
 from tests.fakes.discord.state import DiscordState
-from tests.fakes.discord.validation import normalize_command
+from tests.fakes.discord.validation_commands import normalize_command
 
 
 def _image_size(data: bytes) -> tuple[int | None, int | None]:
