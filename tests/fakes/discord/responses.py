@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -32,6 +32,23 @@ from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.discord.messages import MessageRoutes
 from tests.fakes.discord.models import FakeMessage
 from tests.fakes.discord.records import RECORD, Callback, RecordedRequest
+
+# Which initial responses (callback types) each interaction type takes.
+_ALLOWED_CALLBACKS: Final[dict[int, frozenset[int]]] = {
+    APPLICATION_COMMAND: frozenset({CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL}),
+    MESSAGE_COMPONENT: frozenset(
+        {
+            CHANNEL_MESSAGE,
+            DEFERRED_CHANNEL_MESSAGE,
+            DEFERRED_UPDATE_MESSAGE,
+            UPDATE_MESSAGE,
+            MODAL,
+        }
+    ),
+    MODAL_SUBMIT: frozenset(
+        {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE}
+    ),
+}
 
 
 class InteractionResponses(MessageRoutes):
@@ -69,6 +86,31 @@ class InteractionResponses(MessageRoutes):
     def _accept_callback(
         self, interaction: FakeInteraction, callback: Callback, record: RecordedRequest
     ) -> dict[str, Any] | None:
+        data, flags = self._judge_callback(interaction, callback, record)
+        message = self._respond(interaction, callback, record, data, flags)
+        if message is not None:
+            self._notify(message)
+        if record.query.get("with_response", "").lower() not in ("1", "true"):
+            return None
+        result: dict[str, Any] = {
+            "interaction": {
+                "id": str(interaction.id),
+                "type": interaction.type,
+                "response_message_loading": callback.type == DEFERRED_CHANNEL_MESSAGE,
+                "response_message_ephemeral": bool(message is not None and message.ephemeral),
+            }
+        }
+        target = message or interaction.original
+        if target is not None:
+            result["interaction"]["response_message_id"] = str(target.id)
+        if message is not None:
+            result["resource"] = {"type": callback.type, "message": message.to_payload()}
+        return result
+
+    def _judge_callback(
+        self, interaction: FakeInteraction, callback: Callback, record: RecordedRequest
+    ) -> tuple[Mapping[str, Any], int]:
+        """Reject what Discord rejects before looking at the response; its data and flags."""
         if interaction.expired:
             raise DiscordError(404, 10062, "Unknown interaction")
         deadline = self.callback_deadline
@@ -82,22 +124,7 @@ class InteractionResponses(MessageRoutes):
                 record,
                 DiscordError(400, 40060, "Interaction has already been acknowledged."),
             )
-        allowed = {
-            APPLICATION_COMMAND: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL},
-            MESSAGE_COMPONENT: {
-                CHANNEL_MESSAGE,
-                DEFERRED_CHANNEL_MESSAGE,
-                DEFERRED_UPDATE_MESSAGE,
-                UPDATE_MESSAGE,
-                MODAL,
-            },
-            MODAL_SUBMIT: {
-                CHANNEL_MESSAGE,
-                DEFERRED_CHANNEL_MESSAGE,
-                DEFERRED_UPDATE_MESSAGE,
-                UPDATE_MESSAGE,
-            },
-        }[interaction.type]
+        allowed = _ALLOWED_CALLBACKS[interaction.type]
         if interaction.type == MODAL_SUBMIT and interaction.source_message is None:
             allowed = allowed - {DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE}
         if callback.type not in allowed:
@@ -122,6 +149,17 @@ class InteractionResponses(MessageRoutes):
                 "Invalid flags for an interaction response",
             )
             raise self._invalid_form("message", record, errs)
+        return data, flags
+
+    def _respond(
+        self,
+        interaction: FakeInteraction,
+        callback: Callback,
+        record: RecordedRequest,
+        data: Mapping[str, Any],
+        flags: int,
+    ) -> FakeMessage | None:
+        """Carry out an accepted initial response; the message it created or updated, if any."""
         message: FakeMessage | None = None
         if callback.type == CHANNEL_MESSAGE:
             self._check_message(
@@ -167,36 +205,24 @@ class InteractionResponses(MessageRoutes):
         elif callback.type == DEFERRED_UPDATE_MESSAGE:
             interaction.original = interaction.source_message
         elif callback.type == MODAL:
-            errs = FieldErrors()
-            check_str(errs, ["data", "custom_id"], data.get("custom_id"), 1, 100)
-            check_str(errs, ["data", "title"], data.get("title"), 1, 45)
-            if not 1 <= len(data.get("components") or []) <= 5:
-                errs.add(
-                    ["data", "components"],
-                    "BASE_TYPE_BAD_LENGTH",
-                    "Must be between 1 and 5 in length.",
-                )
-            if errs:
-                raise self._invalid_form("message", record, errs)
-            self._modals[interaction.user.id].append((copy.deepcopy(dict(data)), interaction))
-        if message is not None:
-            self._notify(message)
-        if record.query.get("with_response", "").lower() not in ("1", "true"):
-            return None
-        result: dict[str, Any] = {
-            "interaction": {
-                "id": str(interaction.id),
-                "type": interaction.type,
-                "response_message_loading": callback.type == DEFERRED_CHANNEL_MESSAGE,
-                "response_message_ephemeral": bool(message is not None and message.ephemeral),
-            }
-        }
-        target = message or interaction.original
-        if target is not None:
-            result["interaction"]["response_message_id"] = str(target.id)
-        if message is not None:
-            result["resource"] = {"type": callback.type, "message": message.to_payload()}
-        return result
+            self._open_modal(interaction, record, data)
+        return message
+
+    def _open_modal(
+        self, interaction: FakeInteraction, record: RecordedRequest, data: Mapping[str, Any]
+    ) -> None:
+        errs = FieldErrors()
+        check_str(errs, ["data", "custom_id"], data.get("custom_id"), 1, 100)
+        check_str(errs, ["data", "title"], data.get("title"), 1, 45)
+        if not 1 <= len(data.get("components") or []) <= 5:
+            errs.add(
+                ["data", "components"],
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 5 in length.",
+            )
+        if errs:
+            raise self._invalid_form("message", record, errs)
+        self._modals[interaction.user.id].append((copy.deepcopy(dict(data)), interaction))
 
     def _webhook_interaction(self, request: web.Request) -> FakeInteraction:
         interaction = self._interactions_by_token.get(request.match_info["token"])

@@ -121,108 +121,140 @@ def _check_options(
                 [*opath, "type"], "BASE_TYPE_CHOICES", f"Value must be one of 1..11 ({opt_type!r})."
             )
             continue
-        if parent_type == 2 and opt_type != 1:
-            errs.add(
-                [*opath, "type"],
-                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
-                "Groups hold sub-commands only.",
-            )
-        if opt_type in (1, 2) and (
-            depth >= 2 or (opt_type == 2 and parent_type == 2) or parent_type == 1
-        ):
-            errs.add(
-                [*opath, "type"],
-                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
-                "Sub-commands nested too deeply.",
-            )
-        name = opt.get("name")
-        _check_name(errs, [*opath, "name"], name, chat_input=True)
-        _check_localizations(errs, opath, opt, "name", 1, 32)
-        if isinstance(name, str):
-            if name in names:
-                errs.add(
-                    [*opath, "name"],
-                    "APPLICATION_COMMAND_OPTIONS_DUPLICATE_NAME",
-                    "Option names must be unique",
-                )
-            names.add(name)
-        check_str(errs, [*opath, "description"], opt.get("description"), 1, 100)
-        _check_localizations(errs, opath, opt, "description", 1, 100)
+        _check_option_head(errs, opath, opt, opt_type, names, depth=depth, parent_type=parent_type)
         if opt_type in (1, 2):
             _check_options(
                 errs, [*opath, "options"], opt.get("options"), depth=depth + 1, parent_type=opt_type
             )
             continue
-        required = opt.get("required", False)
-        if not isinstance(required, bool):
-            errs.add([*opath, "required"], "BASE_TYPE_BOOLEAN", "Must be either true or false.")
-        elif required and seen_optional:
+        seen_optional = _check_required(errs, opath, opt, seen_optional=seen_optional)
+        _check_choices(errs, opath, opt, opt_type)
+        _check_bounds(errs, opath, opt, opt_type)
+
+
+def _check_option_head(
+    errs: FieldErrors,
+    opath: list[str | int],
+    opt: Mapping[str, Any],
+    opt_type: int,
+    names: set[str],
+    *,
+    depth: int,
+    parent_type: int,
+) -> None:
+    """An option's type against its parent, its name (unique among its siblings), description."""
+    if parent_type == 2 and opt_type != 1:
+        errs.add(
+            [*opath, "type"],
+            "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+            "Groups hold sub-commands only.",
+        )
+    if opt_type in (1, 2) and (
+        depth >= 2 or (opt_type == 2 and parent_type == 2) or parent_type == 1
+    ):
+        errs.add(
+            [*opath, "type"],
+            "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+            "Sub-commands nested too deeply.",
+        )
+    name = opt.get("name")
+    _check_name(errs, [*opath, "name"], name, chat_input=True)
+    _check_localizations(errs, opath, opt, "name", 1, 32)
+    if isinstance(name, str):
+        if name in names:
             errs.add(
-                [*opath, "required"],
-                "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                "Required options must be placed before non-required options",
+                [*opath, "name"],
+                "APPLICATION_COMMAND_OPTIONS_DUPLICATE_NAME",
+                "Option names must be unique",
             )
-        elif not required:
-            seen_optional = True
-        choices = opt.get("choices")
-        if choices:
-            if opt_type not in (3, 4, 10):
+        names.add(name)
+    check_str(errs, [*opath, "description"], opt.get("description"), 1, 100)
+    _check_localizations(errs, opath, opt, "description", 1, 100)
+
+
+def _check_required(
+    errs: FieldErrors, opath: list[str | int], opt: Mapping[str, Any], *, seen_optional: bool
+) -> bool:
+    """Required options come first; whether an optional one has been seen, this one included."""
+    required = opt.get("required", False)
+    if not isinstance(required, bool):
+        errs.add([*opath, "required"], "BASE_TYPE_BOOLEAN", "Must be either true or false.")
+    elif required and seen_optional:
+        errs.add(
+            [*opath, "required"],
+            "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+            "Required options must be placed before non-required options",
+        )
+    elif not required:
+        seen_optional = True
+    return seen_optional
+
+
+def _check_choices(
+    errs: FieldErrors, opath: list[str | int], opt: Mapping[str, Any], opt_type: int
+) -> None:
+    choices = opt.get("choices")
+    if choices:
+        if opt_type not in (3, 4, 10):
+            errs.add(
+                [*opath, "choices"],
+                "APPLICATION_COMMAND_OPTION_CHOICES_INVALID",
+                "Choices are for strings and numbers only.",
+            )
+        if not isinstance(choices, list):
+            errs.add([*opath, "choices"], "BASE_TYPE_ARRAY", "Must be an array.")
+            choices = []
+        if len(choices) > 25:
+            errs.add([*opath, "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        if opt.get("autocomplete"):
+            errs.add(
+                [*opath, "autocomplete"],
+                "APPLICATION_COMMAND_AUTOCOMPLETE_INVALID",
+                "Autocomplete cannot be used with choices.",
+            )
+        for j, choice in enumerate(choices):
+            cpath = [*opath, "choices", j]
+            if not isinstance(choice, Mapping):
                 errs.add(
-                    [*opath, "choices"],
-                    "APPLICATION_COMMAND_OPTION_CHOICES_INVALID",
-                    "Choices are for strings and numbers only.",
+                    cpath, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType"
                 )
-            if not isinstance(choices, list):
-                errs.add([*opath, "choices"], "BASE_TYPE_ARRAY", "Must be an array.")
-                choices = []
-            if len(choices) > 25:
-                errs.add(
-                    [*opath, "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
-                )
-            if opt.get("autocomplete"):
-                errs.add(
-                    [*opath, "autocomplete"],
-                    "APPLICATION_COMMAND_AUTOCOMPLETE_INVALID",
-                    "Autocomplete cannot be used with choices.",
-                )
-            for j, choice in enumerate(choices):
-                cpath = [*opath, "choices", j]
-                if not isinstance(choice, Mapping):
-                    errs.add(
-                        cpath, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType"
-                    )
-                    continue
-                check_str(errs, [*cpath, "name"], choice.get("name"), 1, 100)
-                _check_localizations(errs, cpath, choice, "name", 1, 100)
-                _check_option_value(
-                    errs, [*cpath, "value"], opt_type, choice.get("value"), is_choice=True
-                )
-        for key in ("min_value", "max_value"):
-            if opt.get(key) is None:
                 continue
-            if opt_type not in (4, 10):
-                errs.add(
-                    [*opath, key],
-                    "APPLICATION_COMMAND_OPTION_INVALID",
-                    f"{key} is for numbers only.",
-                )
-            else:
-                _check_option_value(errs, [*opath, key], opt_type, opt[key], is_choice=False)
-        low, high = opt.get("min_value"), opt.get("max_value")
-        if _is_number(low) and _is_number(high) and low > high:
-            errs.add([*opath, "min_value"], "NUMBER_TYPE_MAX", "min_value must be <= max_value.")
-        for key, lo in (("min_length", 0), ("max_length", 1)):
-            value = opt.get(key)
-            if value is None:
-                continue
-            if opt_type != 3:
-                errs.add(
-                    [*opath, key],
-                    "APPLICATION_COMMAND_OPTION_INVALID",
-                    f"{key} is for strings only.",
-                )
-            elif not is_int(value) or not lo <= value <= 6000:
-                errs.add([*opath, key], "NUMBER_TYPE_MAX", f"{key} must be between {lo} and 6000.")
+            check_str(errs, [*cpath, "name"], choice.get("name"), 1, 100)
+            _check_localizations(errs, cpath, choice, "name", 1, 100)
+            _check_option_value(
+                errs, [*cpath, "value"], opt_type, choice.get("value"), is_choice=True
+            )
+
+
+def _check_bounds(
+    errs: FieldErrors, opath: list[str | int], opt: Mapping[str, Any], opt_type: int
+) -> None:
+    for key in ("min_value", "max_value"):
+        if opt.get(key) is None:
+            continue
+        if opt_type not in (4, 10):
+            errs.add(
+                [*opath, key],
+                "APPLICATION_COMMAND_OPTION_INVALID",
+                f"{key} is for numbers only.",
+            )
+        else:
+            _check_option_value(errs, [*opath, key], opt_type, opt[key], is_choice=False)
+    low, high = opt.get("min_value"), opt.get("max_value")
+    if _is_number(low) and _is_number(high) and low > high:
+        errs.add([*opath, "min_value"], "NUMBER_TYPE_MAX", "min_value must be <= max_value.")
+    for key, lo in (("min_length", 0), ("max_length", 1)):
+        value = opt.get(key)
+        if value is None:
+            continue
+        if opt_type != 3:
+            errs.add(
+                [*opath, key],
+                "APPLICATION_COMMAND_OPTION_INVALID",
+                f"{key} is for strings only.",
+            )
+        elif not is_int(value) or not lo <= value <= 6000:
+            errs.add([*opath, key], "NUMBER_TYPE_MAX", f"{key} must be between {lo} and 6000.")
 
 
 def validate_command(errs: FieldErrors, path: list[str | int], cmd: Any) -> None:
