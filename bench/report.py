@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,69 +43,111 @@ def deferral_text(run: dict[str, Any]) -> str:
     return text
 
 
-def table(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str]  # (measure, value, target, verdict)
+Lags = list[tuple[str, dict[str, Any]]]  # (label, run): the runs whose event-loop lag is shown
+
+
+def table(figures: dict[str, Any]) -> list[Row]:
     """(measure, value, target, verdict) rows."""
-    rows: list[tuple[str, str, str, str]] = []
-    lags: list[tuple[str, dict[str, Any]]] = []
-    if "deferral" in figures:
-        runs = figures["deferral"]["runs"]
-        reference = figures["deferral"].get("reference")
-        for run in [*runs, *([reference] if reference else [])]:
-            label = "1 at a time" if run["at_once"] == 1 else f"{run['at_once']} at once"
-            target, verdict = "", ""
-            if run is reference:
-                label += ", discord.py alone (reference)"
-            elif run["at_once"] == max(r["at_once"] for r in runs):
-                target = f"p99 < {ms(DEFERRAL_P99_TARGET)}"
-                verdict = judge(run["deferral"]["p99"], DEFERRAL_P99_TARGET)
-            rows.append((f"1 deferral, {label}", deferral_text(run), target, verdict))
-            if run is not reference:
-                lags.append((f"deferral {label}", run))
-    if "overhead" in figures:
-        for run in figures["overhead"]["runs"]:
-            o = run["overhead"]
-            target, verdict = "", ""
-            if run["n"] == 4:
-                target = f"p50 < {ms(OVERHEAD_P50_TARGET)}"
-                verdict = judge(o["p50"], OVERHEAD_P50_TARGET)
-            fmt = "base64" if run["format"] == "b64_json" else "URL"
-            errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
-            rows.append(
-                (
-                    f"2 overhead, n={run['n']}, {fmt}",
-                    f"p50 {ms(o['p50'])}, p99 {ms(o['p99'])}{errors}",
-                    target,
-                    verdict,
-                )
+    rows: list[Row] = []
+    lags: Lags = []
+    sections: tuple[tuple[str, Callable[[dict[str, Any], Lags], list[Row]]], ...] = (
+        ("deferral", deferral_rows),
+        ("overhead", overhead_rows),
+        ("throughput", throughput_rows),
+        ("memory", memory_rows),
+    )
+    for name, rows_of in sections:
+        if name in figures:
+            rows += rows_of(figures[name], lags)
+    rows += lag_rows(lags)
+    if "prepare" in figures:
+        rows += prepare_rows(figures["prepare"])
+    return rows
+
+
+def deferral_rows(figure: dict[str, Any], lags: Lags) -> list[Row]:
+    """Deferral: one at a time, then each burst (the biggest against its target)."""
+    rows: list[Row] = []
+    runs = figure["runs"]
+    reference = figure.get("reference")
+    for run in [*runs, *([reference] if reference else [])]:
+        label = "1 at a time" if run["at_once"] == 1 else f"{run['at_once']} at once"
+        target, verdict = "", ""
+        if run is reference:
+            label += ", discord.py alone (reference)"
+        elif run["at_once"] == max(r["at_once"] for r in runs):
+            target = f"p99 < {ms(DEFERRAL_P99_TARGET)}"
+            verdict = judge(run["deferral"]["p99"], DEFERRAL_P99_TARGET)
+        rows.append((f"1 deferral, {label}", deferral_text(run), target, verdict))
+        if run is not reference:
+            lags.append((f"deferral {label}", run))
+    return rows
+
+
+def overhead_rows(figure: dict[str, Any], lags: Lags) -> list[Row]:
+    """The bot's own time per job, per image format and n."""
+    rows: list[Row] = []
+    for run in figure["runs"]:
+        o = run["overhead"]
+        target, verdict = "", ""
+        if run["n"] == 4:
+            target = f"p50 < {ms(OVERHEAD_P50_TARGET)}"
+            verdict = judge(o["p50"], OVERHEAD_P50_TARGET)
+        fmt = "base64" if run["format"] == "b64_json" else "URL"
+        errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
+        rows.append(
+            (
+                f"2 overhead, n={run['n']}, {fmt}",
+                f"p50 {ms(o['p50'])}, p99 {ms(o['p99'])}{errors}",
+                target,
+                verdict,
             )
-            lags.append((f"overhead n={run['n']} {fmt}", run))
-    if "throughput" in figures:
-        for run in figures["throughput"]["runs"]:
-            errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
-            rows.append(
-                (
-                    f"3 throughput, {run['images']}",
-                    f"{run['jobs_per_second']:.1f} jobs/s (bot CPU "
-                    f"{run['bot_cpu_percent']:.0f}%, fakes {run['fakes_cpu_percent']:.0f}%)"
-                    f"{errors}",
-                    "",
-                    "",
-                )
+        )
+        lags.append((f"overhead n={run['n']} {fmt}", run))
+    return rows
+
+
+def throughput_rows(figure: dict[str, Any], lags: Lags) -> list[Row]:
+    """Jobs per second, with the CPU the bot and the fakes used."""
+    rows: list[Row] = []
+    for run in figure["runs"]:
+        errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
+        rows.append(
+            (
+                f"3 throughput, {run['images']}",
+                f"{run['jobs_per_second']:.1f} jobs/s (bot CPU "
+                f"{run['bot_cpu_percent']:.0f}%, fakes {run['fakes_cpu_percent']:.0f}%)"
+                f"{errors}",
+                "",
+                "",
             )
-            lags.append((f"throughput {run['images']}", run))
-    if "memory" in figures:
-        for run in figures["memory"]["runs"]:
-            concurrency = run["max_concurrent_requests"]
-            errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
-            rows.append(
-                (
-                    f"4 peak RSS, 50 x n=10, {concurrency} upstream at once",
-                    f"{run['rss_peak_mib']:.0f} MiB (idle {run['rss_ready_mib']:.0f} MiB){errors}",
-                    f"< {PEAK_RSS_TARGET_MIB:.0f} MiB",
-                    judge(run["rss_peak_mib"], PEAK_RSS_TARGET_MIB),
-                )
+        )
+        lags.append((f"throughput {run['images']}", run))
+    return rows
+
+
+def memory_rows(figure: dict[str, Any], lags: Lags) -> list[Row]:
+    """Peak RSS per upstream concurrency."""
+    rows: list[Row] = []
+    for run in figure["runs"]:
+        concurrency = run["max_concurrent_requests"]
+        errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
+        rows.append(
+            (
+                f"4 peak RSS, 50 x n=10, {concurrency} upstream at once",
+                f"{run['rss_peak_mib']:.0f} MiB (idle {run['rss_ready_mib']:.0f} MiB){errors}",
+                f"< {PEAK_RSS_TARGET_MIB:.0f} MiB",
+                judge(run["rss_peak_mib"], PEAK_RSS_TARGET_MIB),
             )
-            lags.append((f"memory, {concurrency} upstream at once", run))
+        )
+        lags.append((f"memory, {concurrency} upstream at once", run))
+    return rows
+
+
+def lag_rows(lags: Lags) -> list[Row]:
+    """The event loop's lag during each run of the scenarios above."""
+    rows: list[Row] = []
     for label, run in lags:
         lag = run["lag"]
         rows.append(
@@ -116,17 +158,22 @@ def table(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 judge(lag["p99"], LAG_P99_TARGET),
             )
         )
-    if "prepare" in figures:
-        for run in figures["prepare"]["runs"]:
-            s = run["seconds"]
-            rows.append(
-                (
-                    f"6 {run['case']}, 4 MB 3000x3000 JPEG",
-                    f"p50 {ms(s['p50'])}, max {ms(s['max'])}",
-                    "",
-                    "",
-                )
+    return rows
+
+
+def prepare_rows(figure: dict[str, Any]) -> list[Row]:
+    """prepare_edit / prepare_variation times."""
+    rows: list[Row] = []
+    for run in figure["runs"]:
+        s = run["seconds"]
+        rows.append(
+            (
+                f"6 {run['case']}, 4 MB 3000x3000 JPEG",
+                f"p50 {ms(s['p50'])}, max {ms(s['max'])}",
+                "",
+                "",
             )
+        )
     return rows
 
 

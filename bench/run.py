@@ -35,51 +35,9 @@ from bench.world import realistic_pngs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="a shorter smoke run (about 1.5 minutes)"
-    )
-    parser.add_argument(
-        "--only",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)})",
-    )
-    parser.add_argument(
-        "--latency",
-        type=float,
-        default=1.0,
-        help="the fake Images API's answer time in seconds (deferral, overhead, memory; "
-        "throughput always uses 0)",
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="run each bot under cProfile (slower: figures are not comparable); "
-        "stats go to bench/results/profiles/",
-    )
-    parser.add_argument(
-        "--bot-env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an extra environment variable for every bot process, e.g. MALLOC_ARENA_MAX=2 "
-        "or a setting (repeatable)",
-    )
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser = make_parser()
     args = parser.parse_args(argv)
-    extra_env: dict[str, str] = {}
-    for item in args.bot_env:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            parser.error(f"--bot-env takes NAME=VALUE, not {item!r}")
-        extra_env[name] = value
-    only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(only) - set(SCENARIOS))
-    if unknown:
-        parser.error(f"unknown scenarios: {', '.join(unknown)}")
-    if args.latency < 0 or args.latency > 60:
-        parser.error("--latency must be between 0 and 60 seconds")
-
+    extra_env, only = checked_args(parser, args)
     scale = QUICK if args.quick else FULL
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
@@ -126,6 +84,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile:
         print(f"cProfile stats in {RESULTS / 'profiles'} (the figures above ran profiled)")
     return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The command line: --quick, --only, --latency, --profile, --bot-env, --out."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="a shorter smoke run (about 1.5 minutes)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=1.0,
+        help="the fake Images API's answer time in seconds (deferral, overhead, memory; "
+        "throughput always uses 0)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run each bot under cProfile (slower: figures are not comparable); "
+        "stats go to bench/results/profiles/",
+    )
+    parser.add_argument(
+        "--bot-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra environment variable for every bot process, e.g. MALLOC_ARENA_MAX=2 "
+        "or a setting (repeatable)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    return parser
+
+
+def checked_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[dict[str, str], list[str]]:
+    """The extra bot environment and the scenarios to run; exits with a usage error if wrong."""
+    extra_env: dict[str, str] = {}
+    for item in args.bot_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--bot-env takes NAME=VALUE, not {item!r}")
+        extra_env[name] = value
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(only) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
+    if args.latency < 0 or args.latency > 60:
+        parser.error("--latency must be between 0 and 60 seconds")
+    return extra_env, only
 
 
 if __name__ == "__main__":
