@@ -62,90 +62,94 @@ def _validate_components(
         errs.add(path, "BASE_TYPE_ARRAY", "Must be an array.")
         return
     custom_ids: set[str] = set()
-
-    def check_leaf(cpath: list[str | int], comp: Mapping[str, Any]) -> None:
-        ctype = comp.get("type")
-        custom_id = comp.get("custom_id")
-        if ctype == 2:
-            style = comp.get("style")
-            if style == 5:
-                if custom_id is not None:
-                    errs.add(
-                        [*cpath, "custom_id"],
-                        "COMPONENT_CUSTOM_ID_FORBIDDEN",
-                        "Link buttons cannot have a custom_id",
-                    )
-                check_str(errs, [*cpath, "url"], comp.get("url"), 1, 512)
-            elif style != 6:
-                check_str(errs, [*cpath, "custom_id"], custom_id, 1, 100)
-            if comp.get("label") is not None:
-                check_str(errs, [*cpath, "label"], comp.get("label"), 0, 80)
-        elif ctype in (3, 5, 6, 7, 8):
-            check_str(errs, [*cpath, "custom_id"], custom_id, 1, 100)
-            options = comp.get("options") or []
-            if len(options) > 25:
-                errs.add(
-                    [*cpath, "options"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
-                )
-            for k, option in enumerate(options):
-                if isinstance(option, Mapping):
-                    for key in ("label", "value"):
-                        check_str(errs, [*cpath, "options", k, key], option.get(key), 1, 100)
-                    if option.get("description") is not None:
-                        check_str(
-                            errs,
-                            [*cpath, "options", k, "description"],
-                            option["description"],
-                            0,
-                            100,
-                        )
-        elif ctype == 4:
-            errs.add([*cpath, "type"], "COMPONENT_TYPE_INVALID", "Text inputs belong in modals.")
-        if isinstance(custom_id, str):
-            if custom_id in custom_ids:
-                errs.add(
-                    [*cpath, "custom_id"],
-                    "COMPONENT_CUSTOM_ID_DUPLICATED",
-                    "Component custom id cannot be duplicated",
-                )
-            custom_ids.add(custom_id)
-
     if flags & FLAG_COMPONENTS_V2:
         total = sum(1 for _ in walk_components(components))
         if total > 40:
             errs.add(path, "BASE_TYPE_MAX_LENGTH", "Must be 40 or fewer components in total.")
         for i, comp in enumerate(components):
             for leaf in walk_components([comp]):
-                check_leaf([*path, i], leaf)
+                _check_component(errs, [*path, i], leaf, custom_ids)
         return
     if len(components) > 5:
         errs.add(path, "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
     for i, row in enumerate(components):
-        rpath = [*path, i]
-        if not isinstance(row, Mapping) or row.get("type") != 1:
+        _check_action_row(errs, [*path, i], row, custom_ids)
+
+
+def _check_action_row(
+    errs: FieldErrors, rpath: list[str | int], row: Any, custom_ids: set[str]
+) -> None:
+    if not isinstance(row, Mapping) or row.get("type") != 1:
+        errs.add(
+            [*rpath, "type"],
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+            "Top-level components must be action rows.",
+        )
+        return
+    children = row.get("components") or []
+    if not 1 <= len(children) <= 5:
+        errs.add(
+            [*rpath, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
+        )
+    selects = [c for c in children if isinstance(c, Mapping) and c.get("type") in (3, 5, 6, 7, 8)]
+    if selects and len(children) > 1:
+        errs.add(
+            [*rpath, "components"],
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+            "A select menu fills its row.",
+        )
+    for j, comp in enumerate(children):
+        if isinstance(comp, Mapping):
+            _check_component(errs, [*rpath, "components", j], comp, custom_ids)
+
+
+def _check_component(
+    errs: FieldErrors, cpath: list[str | int], comp: Mapping[str, Any], custom_ids: set[str]
+) -> None:
+    """One button, select or text input; custom_ids collects the ids seen in the message."""
+    ctype = comp.get("type")
+    custom_id = comp.get("custom_id")
+    if ctype == 2:
+        style = comp.get("style")
+        if style == 5:
+            if custom_id is not None:
+                errs.add(
+                    [*cpath, "custom_id"],
+                    "COMPONENT_CUSTOM_ID_FORBIDDEN",
+                    "Link buttons cannot have a custom_id",
+                )
+            check_str(errs, [*cpath, "url"], comp.get("url"), 1, 512)
+        elif style != 6:
+            check_str(errs, [*cpath, "custom_id"], custom_id, 1, 100)
+        if comp.get("label") is not None:
+            check_str(errs, [*cpath, "label"], comp.get("label"), 0, 80)
+    elif ctype in (3, 5, 6, 7, 8):
+        check_str(errs, [*cpath, "custom_id"], custom_id, 1, 100)
+        options = comp.get("options") or []
+        if len(options) > 25:
+            errs.add([*cpath, "options"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        for k, option in enumerate(options):
+            if isinstance(option, Mapping):
+                for key in ("label", "value"):
+                    check_str(errs, [*cpath, "options", k, key], option.get(key), 1, 100)
+                if option.get("description") is not None:
+                    check_str(
+                        errs,
+                        [*cpath, "options", k, "description"],
+                        option["description"],
+                        0,
+                        100,
+                    )
+    elif ctype == 4:
+        errs.add([*cpath, "type"], "COMPONENT_TYPE_INVALID", "Text inputs belong in modals.")
+    if isinstance(custom_id, str):
+        if custom_id in custom_ids:
             errs.add(
-                [*rpath, "type"],
-                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
-                "Top-level components must be action rows.",
+                [*cpath, "custom_id"],
+                "COMPONENT_CUSTOM_ID_DUPLICATED",
+                "Component custom id cannot be duplicated",
             )
-            continue
-        children = row.get("components") or []
-        if not 1 <= len(children) <= 5:
-            errs.add(
-                [*rpath, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
-            )
-        selects = [
-            c for c in children if isinstance(c, Mapping) and c.get("type") in (3, 5, 6, 7, 8)
-        ]
-        if selects and len(children) > 1:
-            errs.add(
-                [*rpath, "components"],
-                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
-                "A select menu fills its row.",
-            )
-        for j, comp in enumerate(children):
-            if isinstance(comp, Mapping):
-                check_leaf([*rpath, "components", j], comp)
+        custom_ids.add(custom_id)
 
 
 def validate_message(
