@@ -20,6 +20,9 @@ from tests.fakes.discord.rest import WorldRoutes
 if TYPE_CHECKING:
     import discord
 
+# (method, path, handler) of one REST route.
+RouteSpec = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+
 
 class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionSender, Gateway):
     """Discord's REST API, gateway and CDN for one bot, on one 127.0.0.1 port.
@@ -134,7 +137,18 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
     # ------------------------------------------------------------------ HTTP plumbing
 
     def _add_routes(self, app: web.Application) -> None:
-        api: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
+        for method, path, handler in [*self._api_routes(), *self._command_routes()]:
+            app.router.add_route(method, API_PREFIX + path, handler)
+        for prefix in ("", "/media"):
+            for kind in ("attachments", "ephemeral-attachments"):
+                app.router.add_route(
+                    "GET", f"{prefix}/{kind}/{{scope}}/{{attachment_id}}/{{filename}}", self._h_cdn
+                )
+        app.router.add_route("GET", GATEWAY_PATH, self._gateway_handler)
+
+    def _api_routes(self) -> list[RouteSpec]:
+        """(method, path under /api/v10, handler) for every REST route but the commands."""
+        return [
             ("GET", "/users/@me", self._h_me),
             ("POST", "/users/@me/channels", self._h_create_dm),
             ("GET", "/users/{user_id}", self._h_user),
@@ -181,11 +195,15 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
                 self._h_webhook_delete,
             ),
         ]
+
+    def _command_routes(self) -> list[RouteSpec]:
+        """The application command routes, global and per guild."""
+        routes: list[RouteSpec] = []
         for scope in (
             "/applications/{application_id}",
             "/applications/{application_id}/guilds/{guild_id}",
         ):
-            api += [
+            routes += [
                 ("GET", scope + "/commands", self._h_list_commands),
                 ("PUT", scope + "/commands", self._h_put_commands),
                 ("POST", scope + "/commands", self._h_create_command),
@@ -193,14 +211,7 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
                 ("PATCH", scope + "/commands/{command_id}", self._h_edit_command),
                 ("DELETE", scope + "/commands/{command_id}", self._h_delete_command),
             ]
-        for method, path, handler in api:
-            app.router.add_route(method, API_PREFIX + path, handler)
-        for prefix in ("", "/media"):
-            for kind in ("attachments", "ephemeral-attachments"):
-                app.router.add_route(
-                    "GET", f"{prefix}/{kind}/{{scope}}/{{attachment_id}}/{{filename}}", self._h_cdn
-                )
-        app.router.add_route("GET", GATEWAY_PATH, self._gateway_handler)
+        return routes
 
 
 @contextlib.contextmanager

@@ -77,9 +77,31 @@ class HttpPlumbing(World):
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        path = request.path
-        if path == GATEWAY_PATH:
+        if request.path == GATEWAY_PATH:
             return await handler(request)
+        record = self._record_arrival(request)
+        response = await self._answer(request, handler, record)
+        record.status = response.status
+        if isinstance(response, web.Response) and response.content_type == "application/json":
+            with contextlib.suppress(ValueError, TypeError):
+                record.response = json.loads(response.body)  # type: ignore[arg-type]
+        if record.kind == "api" and response.status != 429:
+            bucket = hashlib.sha256(f"{request.method} {record.route}".encode()).hexdigest()[:32]
+            response.headers.update(
+                {
+                    "X-RateLimit-Limit": "50",
+                    "X-RateLimit-Remaining": "49",
+                    "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
+                    "X-RateLimit-Reset-After": "1.000",
+                    "X-RateLimit-Bucket": bucket,
+                }
+            )
+        self._notify(record)
+        return response
+
+    def _record_arrival(self, request: web.Request) -> RecordedRequest:
+        """Record a REST or CDN request as its headers arrive (never its Authorization)."""
+        path = request.path
         kind = "api" if path.startswith(API_PREFIX + "/") else "cdn"
         rel = path[len(API_PREFIX) :] if kind == "api" else path
         resource = request.match_info.route.resource
@@ -97,6 +119,16 @@ class HttpPlumbing(World):
         )
         self.requests.append(record)
         request[RECORD] = record
+        return record
+
+    async def _answer(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        record: RecordedRequest,
+    ) -> web.StreamResponse:
+        """An injected fault, or the handler's answer; errors become Discord's error bodies."""
+        kind, rel = record.kind, record.path
         response: web.StreamResponse
         try:
             if kind == "api":
@@ -125,22 +157,6 @@ class HttpPlumbing(World):
             response = json_response(
                 {"message": f"FakeDiscord internal error: {exc!r}", "code": -1}, 400
             )
-        record.status = response.status
-        if isinstance(response, web.Response) and response.content_type == "application/json":
-            with contextlib.suppress(ValueError, TypeError):
-                record.response = json.loads(response.body)  # type: ignore[arg-type]
-        if kind == "api" and response.status != 429:
-            bucket = hashlib.sha256(f"{request.method} {route}".encode()).hexdigest()[:32]
-            response.headers.update(
-                {
-                    "X-RateLimit-Limit": "50",
-                    "X-RateLimit-Remaining": "49",
-                    "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
-                    "X-RateLimit-Reset-After": "1.000",
-                    "X-RateLimit-Bucket": bucket,
-                }
-            )
-        self._notify(record)
         return response
 
     async def _read_body(self, request: web.Request, record: RecordedRequest) -> None:

@@ -108,6 +108,24 @@ class MessageRoutes(HttpPlumbing):
             message.tts = bool(payload.get("tts", False))
             if isinstance(payload.get("message_reference"), Mapping):
                 message.message_reference = dict(payload["message_reference"])
+        self._attach(message, payload, uploads, creating=creating)
+        _link_embed_images(message)
+        ids = {int(m) for m in _MENTION_RE.findall(message.content)}
+        message.mentions = [self.users[i] for i in ids if i in self.users]
+        if not creating:
+            message.edited_at = utcnow()
+            message.edit_count += 1
+            message.flags &= ~FLAG_LOADING
+
+    def _attach(
+        self,
+        message: FakeMessage,
+        payload: Mapping[str, Any],
+        uploads: Sequence[UploadedFile],
+        *,
+        creating: bool,
+    ) -> None:
+        """Store the uploads; ``attachments`` in the payload says which files the message keeps."""
         scope = f"attachments/{message.channel_id}"
         by_index = {u.index: u for u in uploads if u.index is not None}
         entries = payload.get("attachments")
@@ -142,24 +160,6 @@ class MessageRoutes(HttpPlumbing):
         elif uploads:
             new = [self._store_file(u.data, u.filename, None, scope=scope) for u in uploads]
             message.attachments = new if creating else [*message.attachments, *new]
-        by_name = {a.filename: a for a in message.attachments}
-        for embed in message.embeds:
-            for key in ("image", "thumbnail"):
-                part = embed.get(key)
-                if not isinstance(part, dict):
-                    continue
-                url = part.get("url")
-                if isinstance(url, str) and url.startswith("attachment://"):
-                    att = by_name.get(url.removeprefix("attachment://"))
-                    if att is not None:
-                        part["url"] = att.url
-                        part["proxy_url"] = att.proxy_url
-        ids = {int(m) for m in _MENTION_RE.findall(message.content)}
-        message.mentions = [self.users[i] for i in ids if i in self.users]
-        if not creating:
-            message.edited_at = utcnow()
-            message.edit_count += 1
-            message.flags &= ~FLAG_LOADING
 
     def _route_channel_fallback(self, message: FakeMessage) -> None:
         for user in message.mentions:
@@ -235,3 +235,19 @@ class MessageRoutes(HttpPlumbing):
     async def _h_delete_message(self, request: web.Request) -> web.Response:
         self._channel_message_from(request).deleted = True
         return web.Response(status=204)
+
+
+def _link_embed_images(message: FakeMessage) -> None:
+    """Point embed images given as ``attachment://name`` at the message's file on the CDN."""
+    by_name = {a.filename: a for a in message.attachments}
+    for embed in message.embeds:
+        for key in ("image", "thumbnail"):
+            part = embed.get(key)
+            if not isinstance(part, dict):
+                continue
+            url = part.get("url")
+            if isinstance(url, str) and url.startswith("attachment://"):
+                att = by_name.get(url.removeprefix("attachment://"))
+                if att is not None:
+                    part["url"] = att.url
+                    part["proxy_url"] = att.proxy_url
