@@ -233,6 +233,42 @@ class InteractionSender(World):
         channel = self._pick_channel(channel_id, guild_id)
         guild = self.guilds.get(channel.guild_id) if channel.guild_id is not None else None
         command = self._find_command(name, guild.id if guild is not None else None)
+        data = self._command_data(name, command, options, subcommand, attachments, guild)
+        iid, token, payload, limit = self._interaction_base(
+            interaction_type=APPLICATION_COMMAND,
+            user=author,
+            channel=channel,
+            created_at=created_at,
+            attachment_size_limit=attachment_size_limit,
+            app_permissions=app_permissions,
+            locale=locale,
+        )
+        payload["data"] = data
+        interaction = FakeInteraction(
+            self,
+            id=iid,
+            token=token,
+            type=APPLICATION_COMMAND,
+            name=name,
+            payload=payload,
+            user=author,
+            guild_id=guild.id if guild is not None else None,
+            channel_id=channel.id,
+            created_at=snowflake_time(iid),
+            attachment_size_limit=limit,
+        )
+        return await self._send_interaction(interaction, timeout)
+
+    def _command_data(
+        self,
+        name: str,
+        command: Mapping[str, Any],
+        options: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+        subcommand: str | None,
+        attachments: Sequence[Mapping[str, Any] | FakeAttachment],
+        guild: FakeGuild | None,
+    ) -> dict[str, Any]:
+        """The interaction's ``data``: options under their subcommands, and what they resolve."""
         resolved: dict[str, dict[str, Any]] = {}
         for extra in attachments:
             payload = extra.to_payload() if isinstance(extra, FakeAttachment) else dict(extra)
@@ -259,30 +295,7 @@ class InteractionSender(World):
             data["guild_id"] = command["guild_id"]
         if resolved:
             data["resolved"] = resolved
-        iid, token, payload, limit = self._interaction_base(
-            interaction_type=APPLICATION_COMMAND,
-            user=author,
-            channel=channel,
-            created_at=created_at,
-            attachment_size_limit=attachment_size_limit,
-            app_permissions=app_permissions,
-            locale=locale,
-        )
-        payload["data"] = data
-        interaction = FakeInteraction(
-            self,
-            id=iid,
-            token=token,
-            type=APPLICATION_COMMAND,
-            name=name,
-            payload=payload,
-            user=author,
-            guild_id=guild.id if guild is not None else None,
-            channel_id=channel.id,
-            created_at=snowflake_time(iid),
-            attachment_size_limit=limit,
-        )
-        return await self._send_interaction(interaction, timeout)
+        return data
 
     async def click(
         self,
@@ -358,29 +371,6 @@ class InteractionSender(World):
             raise LookupError(f"the bot opened no modal {custom_id or ''} for {author.username}")
         modal, opener = opened[-1]
 
-        def value_for(component: Mapping[str, Any], label: str | None) -> str | Sequence[str]:
-            for key in (component.get("custom_id"), component.get("label"), label):
-                if key is not None and key in values:
-                    return values[key]
-            return ""
-
-        def fill(component: Mapping[str, Any], label: str | None = None) -> dict[str, Any]:
-            ctype = component.get("type")
-            if ctype == 1:
-                return {"type": 1, "components": [fill(c) for c in component.get("components", [])]}
-            if ctype == 18:
-                inner = fill(component["component"], component.get("label"))
-                return {"type": 18, "id": component.get("id"), "component": inner}
-            if ctype == 4:
-                value = value_for(component, label)
-                text = value if isinstance(value, str) else "".join(value)
-                return {"type": 4, "custom_id": component["custom_id"], "value": text}
-            if ctype in (3, 5, 6, 7, 8):
-                value = value_for(component, label)
-                picked = [value] if isinstance(value, str) and value else list(value)
-                return {"type": ctype, "custom_id": component["custom_id"], "values": picked}
-            return {"type": ctype, "id": component.get("id")}
-
         channel = self.channels[opener.channel_id]
         iid, token, payload, limit = self._interaction_base(
             interaction_type=MODAL_SUBMIT,
@@ -393,7 +383,7 @@ class InteractionSender(World):
         )
         payload["data"] = {
             "custom_id": modal["custom_id"],
-            "components": [fill(c) for c in modal.get("components", [])],
+            "components": [_fill(c, values) for c in modal.get("components", [])],
         }
         interaction = FakeInteraction(
             self,
@@ -410,3 +400,38 @@ class InteractionSender(World):
             source_message=opener.source_message,
         )
         return await self._send_interaction(interaction, timeout)
+
+
+def _value_for(
+    component: Mapping[str, Any], label: str | None, values: Mapping[str, str | Sequence[str]]
+) -> str | Sequence[str]:
+    for key in (component.get("custom_id"), component.get("label"), label):
+        if key is not None and key in values:
+            return values[key]
+    return ""
+
+
+def _fill(
+    component: Mapping[str, Any],
+    values: Mapping[str, str | Sequence[str]],
+    label: str | None = None,
+) -> dict[str, Any]:
+    """A modal component as submitted, with the member's values filled in."""
+    ctype = component.get("type")
+    if ctype == 1:
+        return {
+            "type": 1,
+            "components": [_fill(c, values) for c in component.get("components", [])],
+        }
+    if ctype == 18:
+        inner = _fill(component["component"], values, component.get("label"))
+        return {"type": 18, "id": component.get("id"), "component": inner}
+    if ctype == 4:
+        value = _value_for(component, label, values)
+        text = value if isinstance(value, str) else "".join(value)
+        return {"type": 4, "custom_id": component["custom_id"], "value": text}
+    if ctype in (3, 5, 6, 7, 8):
+        value = _value_for(component, label, values)
+        picked = [value] if isinstance(value, str) and value else list(value)
+        return {"type": ctype, "custom_id": component["custom_id"], "values": picked}
+    return {"type": ctype, "id": component.get("id")}
