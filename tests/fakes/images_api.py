@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -276,59 +276,16 @@ class FakeImagesAPI(LoopbackServer):
         if should_retry is not None:
             headers["x-should-retry"] = "true" if should_retry else "false"
 
-        def script(request: RecordedRequest) -> ScriptedAnswer:
-            if kind == "slow":
-                return ScriptedAnswer(headers=headers, delay=30.0 if delay is None else delay)
-            if kind == "drop":
-                return ScriptedAnswer(drop=True, delay=delay)
-            if kind == "not_json":
-                return ScriptedAnswer(
-                    body=b"<html><body>Welcome to nginx!</body></html>",
-                    content_type="text/html",
-                    headers=headers,
-                    delay=delay,
-                )
-            if kind in ("no_data", "bad_base64", "not_an_image"):
-                payload: dict[str, Any] = {"created": int(time.time())}
-                if kind == "bad_base64":
-                    payload["data"] = [{"b64_json": "this is not base64!"}]
-                elif kind == "not_an_image":
-                    payload["data"] = [{"b64_json": base64.b64encode(b"plain text").decode()}]
-                return ScriptedAnswer(json=payload, headers=headers, delay=delay)
-            if kind == "server_error" and status == 502:
-                return ScriptedAnswer(
-                    status=502,
-                    body=b"<html><head><title>502 Bad Gateway</title></head></html>",
-                    content_type="text/html",
-                    headers=headers,
-                    delay=delay,
-                )
-            template = _FAILURES[kind]
-            if kind == "server_error" and status == 503:
-                template = ApiError(
-                    503,
-                    "The engine is currently overloaded, please try again later.",
-                    type="server_error",
-                )
-            presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            model = request.fields.get("model")
-            error = ApiError(
-                status or template.status,
-                message
-                or template.message.format(
-                    key=presented,
-                    model=model,
-                    request_id=request.request_id,
-                    param=param or template.param,
-                ),
-                type=template.type,
-                param=param or template.param,
-                code=code or template.code,
-            )
-            return ScriptedAnswer(
-                status=error.status, json=error.body(), headers=headers, delay=delay
-            )
-
+        script = partial(
+            _failure,
+            kind=kind,
+            headers=headers,
+            status=status,
+            code=code,
+            param=param,
+            message=message,
+            delay=delay,
+        )
         self._script.extend([script] * times)
 
     # --- handlers ---
@@ -548,3 +505,90 @@ class FakeImagesAPI(LoopbackServer):
                 "input_tokens_details": {"text_tokens": 20, "image_tokens": 100 * images},
             }
         return web.json_response(payload, headers={"x-request-id": request.request_id, **headers})
+
+
+def _failure(
+    request: RecordedRequest,
+    *,
+    kind: FailureKind,
+    headers: dict[str, str],
+    status: int | None,
+    code: str | None,
+    param: str | None,
+    message: str | None,
+    delay: float | None,
+) -> ScriptedAnswer:
+    """What fail_next scripted for one request: a broken answer, or an API error."""
+    if kind == "slow":
+        return ScriptedAnswer(headers=headers, delay=30.0 if delay is None else delay)
+    if kind == "drop":
+        return ScriptedAnswer(drop=True, delay=delay)
+    if kind == "not_json":
+        return ScriptedAnswer(
+            body=b"<html><body>Welcome to nginx!</body></html>",
+            content_type="text/html",
+            headers=headers,
+            delay=delay,
+        )
+    if kind in ("no_data", "bad_base64", "not_an_image"):
+        payload: dict[str, Any] = {"created": int(time.time())}
+        if kind == "bad_base64":
+            payload["data"] = [{"b64_json": "this is not base64!"}]
+        elif kind == "not_an_image":
+            payload["data"] = [{"b64_json": base64.b64encode(b"plain text").decode()}]
+        return ScriptedAnswer(json=payload, headers=headers, delay=delay)
+    if kind == "server_error" and status == 502:
+        return ScriptedAnswer(
+            status=502,
+            body=b"<html><head><title>502 Bad Gateway</title></head></html>",
+            content_type="text/html",
+            headers=headers,
+            delay=delay,
+        )
+    return _api_error(
+        request,
+        kind=kind,
+        headers=headers,
+        status=status,
+        code=code,
+        param=param,
+        message=message,
+        delay=delay,
+    )
+
+
+def _api_error(
+    request: RecordedRequest,
+    *,
+    kind: FailureKind,
+    headers: dict[str, str],
+    status: int | None,
+    code: str | None,
+    param: str | None,
+    message: str | None,
+    delay: float | None,
+) -> ScriptedAnswer:
+    """An error answer from the kind's template, with the caller's overrides."""
+    template = _FAILURES[kind]
+    if kind == "server_error" and status == 503:
+        template = ApiError(
+            503,
+            "The engine is currently overloaded, please try again later.",
+            type="server_error",
+        )
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    model = request.fields.get("model")
+    error = ApiError(
+        status or template.status,
+        message
+        or template.message.format(
+            key=presented,
+            model=model,
+            request_id=request.request_id,
+            param=param or template.param,
+        ),
+        type=template.type,
+        param=param or template.param,
+        code=code or template.code,
+    )
+    return ScriptedAnswer(status=error.status, json=error.body(), headers=headers, delay=delay)

@@ -284,6 +284,14 @@ def check_rules(
             param="n",
             code="invalid_value",
         )
+    error = _check_size_and_quality(operation, rules, body)
+    return error if error is not None else _check_output(body)
+
+
+def _check_size_and_quality(
+    operation: Operation, rules: ModelRules, body: Mapping[str, Any]
+) -> ApiError | None:
+    """The size and quality against what the model offers for this operation."""
     size = body.get("size")
     if (
         size is not None
@@ -306,6 +314,11 @@ def check_rules(
             param="quality",
             code="invalid_value",
         )
+    return None
+
+
+def _check_output(body: Mapping[str, Any]) -> ApiError | None:
+    """Compression, transparency and streaming against the output format."""
     output_format = body.get("output_format") or "png"
     compression = body.get("output_compression")
     if compression is not None and (not 0 <= compression <= 100 or output_format == "png"):
