@@ -12,6 +12,9 @@ class LoopbackServer:
     """Serves the app from `make_app()` on 127.0.0.1; `async with` starts and stops it."""
 
     name = "the fake server"
+    # A client that gives up (timeout) cancels the slow handler; shutdown waits this long.
+    handler_cancellation = True
+    shutdown_timeout = 1.0
 
     def __init__(self) -> None:
         self._closing = asyncio.Event()  # set on close: slow handlers stop waiting
@@ -22,9 +25,14 @@ class LoopbackServer:
         raise NotImplementedError
 
     async def start(self) -> None:
-        # handler_cancellation: a client that gives up (timeout) cancels the slow handler.
+        """Start serving on a free port; a no-op when already started."""
+        if self._runner is not None:
+            return
         self._runner = web.AppRunner(
-            self.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+            self.make_app(),
+            access_log=None,
+            handler_cancellation=self.handler_cancellation,
+            shutdown_timeout=self.shutdown_timeout,
         )
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()

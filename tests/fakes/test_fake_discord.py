@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -736,3 +739,33 @@ async def test_declared_size_can_lie(fake: FakeDiscord, bot: PingBot) -> None:
     seen = await interaction.wait_for_final()
     assert seen.content == f"pong 1 ({50 * 1024 * 1024} bytes claimed)"
     assert seen.files[0].data == b"tiny"
+
+
+async def test_urls_need_a_started_fake() -> None:
+    fake = FakeDiscord(patch_discord=False)
+    with pytest.raises(RuntimeError, match="FakeDiscord is not started"):
+        _ = fake.api_base
+
+
+async def test_starting_twice_keeps_one_server() -> None:
+    async with FakeDiscord(patch_discord=False) as fake:
+        port = fake.port
+        await fake.start()
+        assert fake.port == port
+        assert fake.api_base == f"{fake.root_url}/api/v10"
+
+
+def test_importing_the_fake_leaves_discord_py_unimported() -> None:
+    # The fake patches discord.py only when asked (point_discord_py_at), so bench's parent
+    # process and tests of the fake itself never load it by accident.
+    code = (
+        "import sys, tests.fakes.discord\n"
+        "loaded = [m for m in sys.modules if m == 'discord' or m.startswith('discord.')]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+        timeout=60,
+    )

@@ -1,0 +1,126 @@
+"""REST routes for login, the world (users, guilds, members) and the attachment CDN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.discord.common import DiscordError, json_response
+from tests.fakes.discord.http import HttpPlumbing
+
+
+class WorldRoutes(HttpPlumbing):
+    """Answers the login, user, guild and CDN routes."""
+
+    # ------------------------------------------------------------------ REST: login & world
+
+    def _application_payload(self) -> dict[str, Any]:
+        owner = getattr(self, "owner", None) or self.bot_user
+        return {
+            "id": str(self.application_id),
+            "name": self.bot_user.username,
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "type": None,
+            "bot": self.bot_user.to_payload(),
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": owner.to_payload(),
+            "team": None,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "tags": [],
+            "rpc_origins": [],
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "approximate_guild_count": len(self.guilds),
+            "integration_types_config": {"0": {}},
+        }
+
+    async def _h_me(self, request: web.Request) -> web.Response:
+        return json_response(
+            {
+                **self.bot_user.to_payload(),
+                "verified": True,
+                "mfa_enabled": False,
+                "locale": "en-US",
+            }
+        )
+
+    async def _h_user(self, request: web.Request) -> web.Response:
+        user = self.users.get(self._snowflake(request, "user_id"))
+        if user is None:
+            raise DiscordError(404, 10013, "Unknown User")
+        return json_response(user.to_payload())
+
+    async def _h_create_dm(self, request: web.Request) -> web.Response:
+        body = self._body(request)
+        user = self.users.get(int(body.get("recipient_id") or 0))
+        if user is None:
+            raise DiscordError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {
+                    "recipient_id": {
+                        "_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Unknown user."}]
+                    }
+                },
+            )
+        return json_response(self.add_dm_channel(user).to_payload())
+
+    async def _h_application(self, request: web.Request) -> web.Response:
+        return json_response(self._application_payload())
+
+    async def _h_gateway(self, request: web.Request) -> web.Response:
+        return json_response({"url": self.gateway_url})
+
+    async def _h_gateway_bot(self, request: web.Request) -> web.Response:
+        return json_response(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    async def _h_guild(self, request: web.Request) -> web.Response:
+        payload = self._guild_from(request).to_payload()
+        for key in ("members", "channels", "threads", "presences", "voice_states"):
+            payload.pop(key, None)
+        return json_response(payload)
+
+    async def _h_guild_channels(self, request: web.Request) -> web.Response:
+        return json_response([c.to_payload() for c in self._guild_from(request).channels.values()])
+
+    async def _h_guild_roles(self, request: web.Request) -> web.Response:
+        return json_response([r.to_payload() for r in self._guild_from(request).roles.values()])
+
+    async def _h_guild_member(self, request: web.Request) -> web.Response:
+        guild = self._guild_from(request)
+        member = guild.members.get(self._snowflake(request, "user_id"))
+        if member is None:
+            raise DiscordError(404, 10007, "Unknown Member")
+        return json_response(member.to_payload())
+
+    async def _h_no_content(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    async def _h_cdn(self, request: web.Request) -> web.Response:
+        try:
+            att = self._attachments.get(int(request.match_info["attachment_id"]))
+        except ValueError:
+            att = None
+        if att is None or att.removed:
+            return web.Response(status=404, text="Not Found")
+        att.downloads += 1
+        return web.Response(
+            body=att.data, headers={"Content-Type": att.content_type or "application/octet-stream"}
+        )
