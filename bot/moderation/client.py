@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 
 from bot.downloads import DownloadTooLarge, read_capped
-from bot.images.errors import safe_api_message
 from bot.moderation.errors import ModerationUnavailable
 from bot.secrets import Secret
+from bot.transport import safe_api_message
 
 log = logging.getLogger(__name__)
 
