@@ -46,7 +46,7 @@ def make_client(
             "base_url": fake_moderation.base_url,
             "api_key": Secret(API_KEY),
             "timeout": 5.0,
-            "retry_wait": 0.01,
+            "backoff_base": 0.01,
         }
         settings.update(options)
         return ModerationClient(session, **settings)
