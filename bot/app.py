@@ -27,8 +27,11 @@ from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, open_store
 from bot.moderation import ModerationClient, PromptRefused, open_server_settings
+from bot.moderation.client import DEFAULT_RETRY as MODERATION_RETRY
+from bot.moderation.client import DEFAULT_TIMEOUT as MODERATION_TIMEOUT
 from bot.moderation.events import Refused
 from bot.service import ImageService
+from bot.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -338,14 +341,18 @@ class ImagineBot(commands.Bot):
         self.server_settings = open_server_settings(settings.state_url)
         moderation = (
             ModerationClient(
-                session,
-                base_url=settings.moderation_base_url,
-                api_key=settings.moderation_api_key,
+                Transport(
+                    session,
+                    base_url=settings.moderation_base_url,
+                    api_key=settings.moderation_api_key,
+                    organization=settings.openai_org_id,
+                    project=settings.openai_project_id,
+                    timeout=MODERATION_TIMEOUT,
+                    retry=MODERATION_RETRY,
+                ),
                 model=settings.moderation_model,
                 block_categories=settings.moderation_block_categories,
                 fail_open=settings.moderation_fail_open,
-                organization=settings.openai_org_id,
-                project=settings.openai_project_id,
             )
             if settings.moderation_enabled
             else None

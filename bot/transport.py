@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 import aiohttp
 
-from bot.downloads import DownloadTooLarge, read_capped
+from bot.downloads import DownloadTooLarge, download, read_capped
 from bot.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -262,6 +262,14 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch a file the API answered with a link to, within the request timeout.
+
+        Sent without the API's headers: the link is signed, and the key must not travel to
+        another host.
+        """
+        return await download(self._session, url, max_bytes=max_bytes, timeout=self._timeout)
 
     async def post(
         self,

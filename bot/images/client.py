@@ -18,7 +18,7 @@ from typing import Any, TypeGuard
 import aiohttp
 
 from bot.config import Settings
-from bot.downloads import DownloadError, download
+from bot.downloads import DownloadError
 from bot.errors import InvalidInput
 from bot.images.b64json import Base64, decode_base64, parse_answer
 from bot.images.errors import MalformedResponse, images_error
@@ -26,7 +26,6 @@ from bot.images.profiles import MiB, ModelProfile, Operation
 from bot.images.requests import ImageOptions, InputImage
 from bot.images.results import GeneratedImage, ImagesResult, Usage
 from bot.imaging import ImageInfo, probe
-from bot.secrets import Secret
 from bot.transport import APIFailure, BeforeReading, RetryPolicy, Transport
 
 log = logging.getLogger(__name__)
@@ -51,34 +50,13 @@ class ImagesClient:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        transport: Transport,
         *,
-        base_url: str,
-        api_key: Secret | None,
         profile: ModelProfile,
-        organization: str | None = None,
-        project: str | None = None,
-        timeout: float = 180.0,
-        max_attempts: int = 3,
-        retry_deadline: float = 300.0,
         max_result_bytes: int = 50 * MiB,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 20.0,
-        on_rate_limited: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
-        self._session = session
-        self._transport = Transport(
-            session,
-            base_url=base_url,
-            api_key=api_key,
-            organization=organization,
-            project=project,
-            timeout=timeout,
-            retry=RetryPolicy(max_attempts, retry_deadline, backoff_base, backoff_cap),
-        )
-        self._transport.on_rate_limited = on_rate_limited
+        self._transport = transport
         self._profile = profile
-        self._timeout = timeout
         self._max_result_bytes = max_result_bytes
 
     @property
@@ -93,18 +71,16 @@ class ImagesClient:
     @classmethod
     def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> ImagesClient:
         """The client the settings describe, on the process's one session."""
-        return cls(
+        transport = Transport(
             session,
             base_url=settings.openai_base_url,
             api_key=settings.openai_api_key,
-            profile=settings.profile,
             organization=settings.openai_org_id,
             project=settings.openai_project_id,
             timeout=settings.request_timeout,
-            max_attempts=settings.max_attempts,
-            retry_deadline=settings.retry_deadline,
-            max_result_bytes=settings.max_result_bytes,
+            retry=RetryPolicy(settings.max_attempts, settings.retry_deadline),
         )
+        return cls(transport, profile=settings.profile, max_result_bytes=settings.max_result_bytes)
 
     def __repr__(self) -> str:
         return (
@@ -266,9 +242,7 @@ class ImagesClient:
             if isinstance(encoded, str | memoryview) and len(encoded):
                 data, info = await asyncio.to_thread(_decode_image, encoded, self._max_result_bytes)
             elif isinstance(url, str) and url:
-                data = await download(
-                    self._session, url, max_bytes=self._max_result_bytes, timeout=self._timeout
-                )
+                data = await self._transport.download(url, max_bytes=self._max_result_bytes)
                 info = await asyncio.to_thread(_check_image, data, self._max_result_bytes)
             else:
                 raise ValueError("an item with neither b64_json nor url")

@@ -16,19 +16,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import aiohttp
-
 from bot.moderation.errors import ModerationUnavailable
-from bot.secrets import Secret
 from bot.transport import APIFailure, RetryPolicy, Transport
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "omni-moderation-latest"
 DEFAULT_TIMEOUT = 10.0
-# Every command waits for the verdict: a server that asks for a longer pause than this is
-# answered by the caller's fail-open/closed policy instead.
-DEFAULT_RETRY_DEADLINE = 30.0
+# Every command waits for the verdict: one retry, soon, and a server that asks for a longer
+# pause than the deadline is answered by the caller's fail-open/closed policy instead.
+DEFAULT_RETRY = RetryPolicy(max_attempts=2, deadline=30.0, backoff_base=0.5, backoff_cap=2.0)
 
 # The categories of CreateModerationResponse (OpenAI spec 2.3.0), in the spec's order, with
 # the words a member sees for each.
@@ -75,22 +72,12 @@ class ModerationClient:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        transport: Transport,
         *,
-        base_url: str,
-        api_key: Secret | None,
         model: str = DEFAULT_MODEL,
         block_categories: Iterable[str] | None = None,
         fail_open: bool = False,
-        organization: str | None = None,
-        project: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_attempts: int = 2,
-        retry_deadline: float = DEFAULT_RETRY_DEADLINE,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 2.0,
     ) -> None:
-        retry = RetryPolicy(max_attempts, retry_deadline, backoff_base, backoff_cap)
         self.block_categories = None if block_categories is None else frozenset(block_categories)
         unknown = (self.block_categories or frozenset()) - set(MODERATION_CATEGORIES)
         if unknown:
@@ -98,15 +85,7 @@ class ModerationClient:
                 f"unknown moderation categories {sorted(unknown)}; "
                 f"known: {', '.join(MODERATION_CATEGORIES)}"
             )
-        self._transport = Transport(
-            session,
-            base_url=base_url,
-            api_key=api_key,
-            organization=organization,
-            project=project,
-            timeout=timeout,
-            retry=retry,
-        )
+        self._transport = transport
         self.model = model
         self.fail_open = fail_open
 
