@@ -98,7 +98,7 @@ class RateLimited(ImagesError):
 
 
 class UpstreamFailure(ImagesError):
-    """HTTP 5xx: the service failed on its side."""
+    """HTTP 5xx (or a 409 conflict that outlasted the retries): the service failed on its side."""
 
     retryable = True
     default_message = "The image service had a problem on its side. Please try again in a moment."
