@@ -48,7 +48,12 @@ class ScriptedAPI(LoopbackServer):
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/{tail:.*}", self._answer)
+        app.router.add_get("/files/{name}", self._file)
         return app
+
+    async def _file(self, request: web.Request) -> web.Response:
+        self.seen.append(Seen(dict(request.headers), "", b""))
+        return web.Response(body=b"FILE" * 100)
 
     async def _answer(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -229,6 +234,19 @@ async def test_an_answer_over_the_cap_is_malformed_and_not_retried(
     assert caught.value.kind == "malformed"
     assert caught.value.request_id == "req_1"
     assert len(api.seen) == 1
+
+
+async def test_a_linked_file_is_fetched_without_the_api_headers(
+    api: ScriptedAPI, session: aiohttp.ClientSession
+) -> None:
+    client = transport(session, api, organization="org-1")
+
+    data = await client.download(api.root_url + "/files/result.png", max_bytes=1000)
+
+    assert data == b"FILE" * 100
+    [seen] = api.seen
+    assert "Authorization" not in seen.headers
+    assert "OpenAI-Organization" not in seen.headers
 
 
 # --- failures ----------------------------------------------------------------------------------
