@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.errors import UserFacingError
-from bot.transport import APIFailure, safe_api_message
+from bot.transport import APIFailure, FailureKind, safe_api_message
 
 
 class ImagesError(UserFacingError):
@@ -124,7 +124,7 @@ class MalformedResponse(ImagesError):
     default_message = "The image service sent back something that wasn't a usable image."
 
 
-_BY_KIND: dict[str, type[ImagesError]] = {
+_BY_KIND: dict[FailureKind, type[ImagesError]] = {
     "model_not_found": ModelNotFound,
     "content_policy": ContentPolicyViolation,
     "authentication": AuthenticationFailed,
@@ -150,7 +150,7 @@ def images_error(failure: APIFailure) -> ImagesError:
     if failure.kind == "rate_limited":
         return RateLimited(retry_after=failure.retry_after, **details)
     if failure.kind == "invalid_request":
-        message = safe_api_message(failure.api_message)
+        message = failure.api_message  # already masked and shortened by the transport
         text = f"The image service rejected the request: {message}" if message else None
         return InvalidRequest(text, **details)
     return _BY_KIND[failure.kind](**details)
