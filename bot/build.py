@@ -8,8 +8,6 @@ with the entry point: it may import every layer; nothing else in bot/ or cogs/ i
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 import aiohttp
 
 from bot import imaging
@@ -19,8 +17,11 @@ from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, open_store
 from bot.moderation import ModerationClient, open_server_settings
+from bot.moderation.client import DEFAULT_RETRY as MODERATION_RETRY
+from bot.moderation.client import DEFAULT_TIMEOUT as MODERATION_TIMEOUT
 from bot.secrets import Secret
 from bot.service import ImageService
+from bot.transport import RetryPolicy, Transport
 
 
 def build(settings: Settings, session: aiohttp.ClientSession) -> Parts:
@@ -58,14 +59,16 @@ def build(settings: Settings, session: aiohttp.ClientSession) -> Parts:
 
 def images_client(session: aiohttp.ClientSession, settings: Settings) -> ImagesClient:
     """The Images API client the settings describe."""
-    return ImagesClient(
+    transport = _transport(
         session,
-        **_account(settings, settings.openai_base_url, settings.openai_api_key),
-        profile=settings.profile,
+        settings,
+        settings.openai_base_url,
+        settings.openai_api_key,
         timeout=settings.request_timeout,
-        max_attempts=settings.max_attempts,
-        retry_deadline=settings.retry_deadline,
-        max_result_bytes=settings.max_result_bytes,
+        retry=RetryPolicy(settings.max_attempts, settings.retry_deadline),
+    )
+    return ImagesClient(
+        transport, profile=settings.profile, max_result_bytes=settings.max_result_bytes
     )
 
 
@@ -75,30 +78,41 @@ def moderation_client(
     """The moderation (prompt screening) client, or None when screening is turned off."""
     if not settings.moderation_enabled:
         return None
-    return ModerationClient(
+    transport = _transport(
         session,
-        **_account(settings, settings.moderation_base_url, settings.moderation_api_key),
+        settings,
+        settings.moderation_base_url,
+        settings.moderation_api_key,
+        timeout=MODERATION_TIMEOUT,
+        retry=MODERATION_RETRY,
+    )
+    return ModerationClient(
+        transport,
         model=settings.moderation_model,
         block_categories=settings.moderation_block_categories,
         fail_open=settings.moderation_fail_open,
     )
 
 
-class _Account(TypedDict):
-    base_url: str
-    api_key: Secret | None
-    organization: str | None
-    project: str | None
-
-
-def _account(settings: Settings, base_url: str, api_key: Secret | None) -> _Account:
+def _transport(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    base_url: str,
+    api_key: Secret | None,
+    *,
+    timeout: float,
+    retry: RetryPolicy,
+) -> Transport:
     """Where an OpenAI-compatible client sends its calls and as whom: the organisation and
     project ids are one account's, the same for the Images API and the moderation endpoint."""
-    return _Account(
+    return Transport(
+        session,
         base_url=base_url,
         api_key=api_key,
         organization=settings.openai_org_id,
         project=settings.openai_project_id,
+        timeout=timeout,
+        retry=retry,
     )
 
 

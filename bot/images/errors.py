@@ -1,30 +1,17 @@
 """What can go wrong when calling the Images API, as exceptions whose text members may see.
 
-Mirrors openai-python's `_exceptions.py`: the HTTP status maps to a class, and every instance
-carries the status, the API's `code` and `param`, and the request id for the log. `str(err)`
+Mirrors openai-python's `_exceptions.py`: the kind of the transport's failure (from the HTTP
+status and the API's code) maps to a class, and every instance carries the status, the API's
+`code` and `param`, and the request id for the log. `str(err)`
 is always written for a Discord member and never holds the API key or raw exception text.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from bot.errors import UserFacingError
-
-# API messages are shown for 400s only; anything that looks like a key is cut out first
-# (OpenAI's 401 text echoes part of the key, and a proxy might echo more).
-_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{3,}|Bearer\s+\S+|[A-Za-z0-9_\-]{32,})")
-_MAX_API_MESSAGE = 300
-
-
-def safe_api_message(text: str | None) -> str | None:
-    """The API's own error text, shortened and with anything key-like masked."""
-    if not text:
-        return None
-    cleaned = _SECRETISH.sub("[hidden]", " ".join(text.split()))
-    if len(cleaned) > _MAX_API_MESSAGE:
-        cleaned = cleaned[: _MAX_API_MESSAGE - 1] + "…"
-    return cleaned
+from bot.transport import APIFailure, FailureKind, safe_api_message
 
 
 class ImagesError(UserFacingError):
@@ -104,14 +91,14 @@ class RateLimited(ImagesError):
     default_message = "The image service is busy right now. Please try again in a minute."
 
     def __init__(
-        self, message: str | None = None, *, retry_after: float | None = None, **kw: object
+        self, message: str | None = None, *, retry_after: float | None = None, **details: Any
     ) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+        super().__init__(message, **details)
         self.retry_after = retry_after
 
 
 class UpstreamFailure(ImagesError):
-    """HTTP 5xx: the service failed on its side."""
+    """HTTP 5xx (or a 409 conflict that outlasted the retries): the service failed on its side."""
 
     retryable = True
     default_message = "The image service had a problem on its side. Please try again in a moment."
@@ -135,3 +122,35 @@ class MalformedResponse(ImagesError):
     """The service answered, but not with images we could read."""
 
     default_message = "The image service sent back something that wasn't a usable image."
+
+
+_BY_KIND: dict[FailureKind, type[ImagesError]] = {
+    "model_not_found": ModelNotFound,
+    "content_policy": ContentPolicyViolation,
+    "authentication": AuthenticationFailed,
+    "quota": QuotaExhausted,
+    # A 409 is the service's own conflict (a lock that timed out): retried, like a 5xx.
+    "conflict": UpstreamFailure,
+    "server_error": UpstreamFailure,
+    "timeout": UpstreamTimeout,
+    "network": NetworkFailure,
+    "malformed": MalformedResponse,
+}
+
+
+def images_error(failure: APIFailure) -> ImagesError:
+    """The Images API exception, with words for members, for a failure of the transport."""
+    details: dict[str, Any] = {
+        "status": failure.status,
+        "code": failure.code,
+        "param": failure.param,
+        "api_message": failure.api_message,
+        "request_id": failure.request_id,
+    }
+    if failure.kind == "rate_limited":
+        return RateLimited(retry_after=failure.retry_after, **details)
+    if failure.kind == "invalid_request":
+        message = failure.api_message  # already masked and shortened by the transport
+        text = f"The image service rejected the request: {message}" if message else None
+        return InvalidRequest(text, **details)
+    return _BY_KIND[failure.kind](**details)

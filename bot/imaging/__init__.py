@@ -30,7 +30,7 @@ from bot.imaging.results import contact_sheet, fit_file_size
 __all__ = [
     "MASK_MAX_BYTES",
     "MIN_SIDE",
-    "ImageInfo",  # for bot/images/client.py until it imports bot.images.probe itself
+    "ImageInfo",
     "Limits",
     "PreparedImage",
     "contact_sheet",
@@ -39,5 +39,5 @@ __all__ = [
     "prepare_image",
     "prepare_mask",
     "prepare_variation",
-    "probe",  # likewise
+    "probe",
 ]

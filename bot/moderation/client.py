@@ -2,14 +2,13 @@
 
 Used before any image is paid for: the prompt is classified, and the categories this bot is
 set to block decide. Every failure (HTTP error, timeout, network, an answer that is not a
-moderation result) becomes `ModerationUnavailable`, after at most `max_attempts` tries for the
-transient ones; what happens then is the caller's policy (`fail_open`, see `screening.screen`).
-The API key is sent in a header built per request and never logged.
+moderation result) becomes `ModerationUnavailable`, after the transport's retry policy has
+given up on the transient ones; what happens then is the caller's policy (`fail_open`, see
+`screening.screen`). Headers, key masking and retries are `bot.transport`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -17,17 +16,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import aiohttp
-
-from bot.downloads import DownloadTooLarge, read_capped
-from bot.images.errors import safe_api_message
 from bot.moderation.errors import ModerationUnavailable
-from bot.secrets import Secret
+from bot.transport import APIFailure, RetryPolicy, Transport
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "omni-moderation-latest"
 DEFAULT_TIMEOUT = 10.0
+# Every command waits for the verdict: one retry, soon, and a server that asks for a longer
+# pause than the deadline is answered by the caller's fail-open/closed policy instead.
+DEFAULT_RETRY = RetryPolicy(max_attempts=2, deadline=30.0, backoff_base=0.5, backoff_cap=2.0)
 
 # The categories of CreateModerationResponse (OpenAI spec 2.3.0), in the spec's order, with
 # the words a member sees for each.
@@ -50,7 +48,6 @@ CATEGORY_LABELS: Mapping[str, str] = MappingProxyType(
 )
 MODERATION_CATEGORIES = tuple(CATEGORY_LABELS)
 _MAX_BODY = 1024 * 1024
-_RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,21 +72,12 @@ class ModerationClient:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        transport: Transport,
         *,
-        base_url: str,
-        api_key: Secret | None,
         model: str = DEFAULT_MODEL,
         block_categories: Iterable[str] | None = None,
         fail_open: bool = False,
-        organization: str | None = None,
-        project: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_attempts: int = 2,
-        retry_wait: float = 0.5,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be 1 or more")
         self.block_categories = None if block_categories is None else frozenset(block_categories)
         unknown = (self.block_categories or frozenset()) - set(MODERATION_CATEGORIES)
         if unknown:
@@ -97,47 +85,41 @@ class ModerationClient:
                 f"unknown moderation categories {sorted(unknown)}; "
                 f"known: {', '.join(MODERATION_CATEGORIES)}"
             )
-        self._session = session
-        self._url = base_url.rstrip("/") + "/moderations"
-        self._api_key = api_key
+        self._transport = transport
         self.model = model
         self.fail_open = fail_open
-        self._organization = organization
-        self._project = project
-        self._timeout = timeout
-        self._max_attempts = max_attempts
-        self._retry_wait = retry_wait
 
     def __repr__(self) -> str:
-        return f"ModerationClient(url={self._url!r}, model={self.model!r})"
+        url = self._transport.base_url + "/moderations"
+        return f"ModerationClient(url={url!r}, model={self.model!r})"
 
     async def classify(self, text: str) -> ModerationResult:
         """The endpoint's verdict on `text`; `ModerationUnavailable` if there is none."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._classify_once(text)
-            except _Failure as failure:
-                gives_up = not failure.retryable or attempt >= self._max_attempts
-                log.log(
-                    logging.ERROR if failure.status in (401, 403, 404) else logging.WARNING,
-                    "Moderation attempt %d/%d failed: %s status=%s code=%s request_id=%s "
-                    "api_message=%s; %s",
-                    attempt,
-                    self._max_attempts,
-                    failure.what,
-                    failure.status,
-                    failure.code,
-                    failure.request_id,
-                    self._without_key(failure.api_message),
-                    "giving up" if gives_up else f"retrying in {self._retry_wait:.2f}s",
-                )
-                if gives_up:
-                    raise ModerationUnavailable(
-                        status=failure.status, code=failure.code, request_id=failure.request_id
-                    ) from None
-            await asyncio.sleep(self._retry_wait)
+        try:
+            answer = await self._transport.post(
+                "/moderations",
+                {"model": self.model, "input": text},
+                max_body=_MAX_BODY,
+                what="Moderation",
+            )
+        except APIFailure as failure:
+            raise ModerationUnavailable(
+                status=failure.status, code=failure.code, request_id=failure.request_id
+            ) from None
+        try:
+            payload = json.loads(answer.body)
+        except ValueError:
+            payload = None
+        result = _parse(payload, answer.request_id)
+        if result is None:
+            log.warning(
+                "Moderation answered with something that is not a moderation result "
+                "(status=%s request_id=%s)",
+                answer.status,
+                answer.request_id,
+            )
+            raise ModerationUnavailable(status=answer.status, request_id=answer.request_id)
+        return result
 
     def blocking_categories(self, result: ModerationResult) -> tuple[str, ...]:
         """The flagged categories that block under this client's setting, in the spec's order."""
@@ -156,86 +138,6 @@ class ModerationClient:
         if self.block_categories is None and result.flagged:
             return True
         return bool(self.blocking_categories(result))
-
-    async def _classify_once(self, text: str) -> ModerationResult:
-        try:
-            async with self._session.post(
-                self._url,
-                json={"model": self.model, "input": text},
-                headers=self._headers(),
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-            ) as response:
-                request_id = response.headers.get("x-request-id")
-                status = response.status
-                try:
-                    body = await read_capped(response, _MAX_BODY)
-                except DownloadTooLarge:
-                    raise _Failure(
-                        "answer too large", status=status, request_id=request_id
-                    ) from None
-        except TimeoutError:
-            raise _Failure("timeout", retryable=True) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise _Failure(f"network error ({type(exc).__name__})", retryable=True) from None
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
-        if not 200 <= status < 300:
-            error = payload.get("error") if isinstance(payload, dict) else None
-            error = error if isinstance(error, dict) else {}
-            raise _Failure(
-                "HTTP error",
-                status=status,
-                code=_text(error.get("code")),
-                api_message=_text(error.get("message")),
-                request_id=request_id,
-                retryable=status in _RETRYABLE_STATUSES
-                and error.get("code") != "insufficient_quota",
-            )
-        result = _parse(payload, request_id)
-        if result is None:
-            raise _Failure("not a moderation result", status=status, request_id=request_id)
-        return result
-
-    def _headers(self) -> dict[str, str]:
-        # Built per request so the revealed key is never kept in an attribute.
-        headers = {"Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
-        if self._organization:
-            headers["OpenAI-Organization"] = self._organization
-        if self._project:
-            headers["OpenAI-Project"] = self._project
-        return headers
-
-    def _without_key(self, text: str | None) -> str | None:
-        key = self._api_key.reveal() if self._api_key else ""
-        if text and key:
-            text = text.replace(key, "[hidden]")
-        return safe_api_message(text)
-
-
-class _Failure(Exception):
-    """One failed attempt, with what the log needs."""
-
-    def __init__(
-        self,
-        what: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        api_message: str | None = None,
-        request_id: str | None = None,
-        retryable: bool = False,
-    ) -> None:
-        super().__init__(what)
-        self.what = what
-        self.status = status
-        self.code = code
-        self.api_message = api_message
-        self.request_id = request_id
-        self.retryable = retryable
 
 
 def _parse(payload: Any, request_id: str | None) -> ModerationResult | None:

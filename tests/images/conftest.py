@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 import pytest
 
 from bot.images.client import ImagesClient
-from bot.images.profiles import Family, ResponseFormat, build_profile
+from bot.images.profiles import Family, MiB, ResponseFormat, build_profile
 from bot.secrets import Secret
+from bot.transport import RetryPolicy, Transport
 from tests.fakes.images_api import FakeImagesAPI
 
 API_KEY = "sk-proj-" + "k3yMaterial" * 5  # long and key-like, as OpenAI's are
@@ -33,7 +34,12 @@ class ClientFactory(Protocol):
         model: str | None = ...,
         response_format: ResponseFormat = ...,
         api_key: str | None = ...,
-        **options: Any,
+        organization: str | None = ...,
+        project: str | None = ...,
+        timeout: float = ...,
+        max_attempts: int = ...,
+        retry_deadline: float = ...,
+        max_result_bytes: int = ...,
     ) -> ImagesClient: ...
 
 
@@ -59,21 +65,26 @@ def make_client(fake: FakeImagesAPI, session: aiohttp.ClientSession) -> ClientFa
         model: str | None = None,
         response_format: ResponseFormat = "b64_json",
         api_key: str | None = API_KEY,
-        **options: Any,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float = 5.0,
+        max_attempts: int = 3,
+        retry_deadline: float = 10.0,
+        max_result_bytes: int = 50 * MiB,
     ) -> ImagesClient:
-        settings: dict[str, Any] = {
-            "timeout": 5.0,
-            "backoff_base": 0.01,
-            "backoff_cap": 0.02,
-            "retry_deadline": 10.0,
-        }
-        settings.update(options)
-        return ImagesClient(
+        transport = Transport(
             session,
             base_url=fake.base_url,
             api_key=Secret(api_key) if api_key is not None else None,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            retry=RetryPolicy(max_attempts, retry_deadline, backoff_base=0.01, backoff_cap=0.02),
+        )
+        return ImagesClient(
+            transport,
             profile=build_profile(family, model or MODELS[family], response_format=response_format),
-            **settings,
+            max_result_bytes=max_result_bytes,
         )
 
     return make

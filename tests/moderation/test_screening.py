@@ -24,6 +24,7 @@ from bot.moderation import (
     screen,
 )
 from bot.secrets import Secret
+from bot.transport import RetryPolicy, Transport
 from tests.fakes.images_api import FakeImagesAPI
 from tests.fakes.moderation_api import FakeModerationAPI
 from tests.moderation.conftest import API_KEY
@@ -41,15 +42,21 @@ def make_client(
 ) -> ClientFactory:
     """A client against the fake, with waits short enough for a fast suite."""
 
-    def make(**options: Any) -> ModerationClient:
-        settings: dict[str, Any] = {
-            "base_url": fake_moderation.base_url,
-            "api_key": Secret(API_KEY),
-            "timeout": 5.0,
-            "retry_wait": 0.01,
-        }
-        settings.update(options)
-        return ModerationClient(session, **settings)
+    def make(
+        *,
+        api_key: Secret | None = None,
+        timeout: float = 5.0,
+        max_attempts: int = 2,
+        **options: Any,
+    ) -> ModerationClient:
+        transport = Transport(
+            session,
+            base_url=fake_moderation.base_url,
+            api_key=api_key or Secret(API_KEY),
+            timeout=timeout,
+            retry=RetryPolicy(max_attempts, deadline=30.0, backoff_base=0.01, backoff_cap=0.02),
+        )
+        return ModerationClient(transport, **options)
 
     return make
 
@@ -287,13 +294,14 @@ async def fake_images() -> AsyncIterator[FakeImagesAPI]:
 async def test_the_providers_refusal_becomes_a_prompt_refusal(
     fake_images: FakeImagesAPI, session: aiohttp.ClientSession, kind: Any
 ) -> None:
-    client = ImagesClient(
+    transport = Transport(
         session,
         base_url=fake_images.base_url,
         api_key=Secret(API_KEY),
-        profile=build_profile("gpt-image-2", "gpt-image-2"),
         timeout=5.0,
+        retry=RetryPolicy(),
     )
+    client = ImagesClient(transport, profile=build_profile("gpt-image-2", "gpt-image-2"))
     fake_images.fail_next(kind)
     with pytest.raises(ContentPolicyViolation) as violation:
         await client.generate(prompt="a lake", user="u-a")

@@ -1,0 +1,448 @@
+"""One way to call an OpenAI-compatible API, shared by the Images and moderation clients.
+
+Like openai-python's `_base_client.py` serves every resource, `Transport` owns what every call
+needs: the auth and organisation/project headers, the request timeout, a capped body read, an
+error answer turned into an `APIFailure` (a kind and its fields, no sentences), and one retry
+policy: backoff with full jitter, never shorter than the server's `Retry-After` /
+`retry-after-ms`, an `x-should-retry` answer obeyed, within a number of attempts and a deadline.
+After a 429 that names a wait, every call of the transport holds off until that wait is over.
+`RetryPolicy` knows nothing of HTTP, so other senders (posting to Discord) can use it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import aiohttp
+
+from bot.downloads import DownloadTooLarge, download, read_capped
+from bot.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+FailureKind = Literal[
+    "invalid_request",
+    "model_not_found",
+    "content_policy",
+    "authentication",
+    "quota",
+    "rate_limited",
+    "conflict",
+    "server_error",
+    "timeout",
+    "network",
+    "malformed",
+]
+# openai-python's `_should_retry`: 408, 409, 429 and 5xx, and a dropped or slow connection.
+_RETRYABLE: frozenset[FailureKind] = frozenset(
+    {"rate_limited", "conflict", "server_error", "timeout", "network"}
+)
+_QUOTA_CODES = frozenset(
+    {
+        "insufficient_quota",
+        "credit_balance_exhausted",
+        "organization_spend_limit_exceeded",
+        "project_spend_limit_exceeded",
+        "organization_usage_limit_exceeded",
+    }
+)
+_POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
+# Failures that are the operator's to fix (a wrong key, an unknown model): logged as errors.
+_OPERATOR_STATUSES = frozenset({401, 403, 404})
+
+# API messages may be shown to members; anything that looks like a key is cut out first
+# (OpenAI's 401 text echoes part of the key, and a proxy might echo more).
+_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{3,}|Bearer\s+\S+|[A-Za-z0-9_\-]{32,})")
+_MAX_API_MESSAGE = 300
+
+
+def safe_api_message(text: str | None) -> str | None:
+    """The API's own error text, shortened and with anything key-like masked."""
+    if not text:
+        return None
+    cleaned = _SECRETISH.sub("[hidden]", " ".join(text.split()))
+    if len(cleaned) > _MAX_API_MESSAGE:
+        cleaned = cleaned[: _MAX_API_MESSAGE - 1] + "…"
+    return cleaned
+
+
+class APIFailure(Exception):
+    """A call that failed, as data: its kind, the API's fields and the server's wishes.
+
+    `retry_after` is the wait the server asked for (seconds), `should_retry` its
+    `x-should-retry` answer (None when it gave none). `api_message` is already masked.
+    """
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        api_message: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        should_retry: bool | None = None,
+    ) -> None:
+        super().__init__(kind)
+        self.kind: FailureKind = kind
+        self.status = status
+        self.code = code
+        self.param = param
+        self.api_message = api_message
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.should_retry = should_retry
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may help: the server's word first, then the kind."""
+        if self.should_retry is not None:
+            return self.should_retry
+        return self.kind in _RETRYABLE
+
+    def __repr__(self) -> str:
+        return (
+            f"APIFailure(kind={self.kind!r}, status={self.status!r}, code={self.code!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How many attempts, within how long, and how long to wait between them.
+
+    `deadline` is in seconds from the first attempt; the waits are capped exponential backoff
+    with full jitter, never shorter than a wait the server asked for.
+    """
+
+    max_attempts: int = 3
+    deadline: float = 300.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be 1 or more")
+
+    def deadline_from(self, start: float) -> float:
+        """The `time.monotonic()` value past which no attempt starts."""
+        return start + self.deadline
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: a random wait up to the capped exponential step after `attempt`."""
+        step = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(0.0, step)
+
+    def next_wait(
+        self, attempt: int, *, deadline_at: float, server_wait: float | None = None
+    ) -> float | None:
+        """The wait before the attempt after `attempt`, or None when the policy gives up:
+        the attempts are used up, or the wait would end past `deadline_at`."""
+        wait = max(server_wait or 0.0, self.backoff(attempt))
+        if attempt >= self.max_attempts or time.monotonic() + wait > deadline_at:
+            return None
+        return wait
+
+
+class CoolDown:
+    """A pause shared by every call of one transport: nobody sends before it ends."""
+
+    def __init__(self) -> None:
+        self._until = 0.0  # time.monotonic() value
+
+    def extend(self, seconds: float) -> None:
+        self._until = max(self._until, time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return max(0.0, self._until - time.monotonic())
+
+    async def wait(self, deadline: float) -> bool:
+        """Sleep until the pause is over; False at once if it lasts past `deadline`."""
+        # A loop, because another call may extend the pause while this one sleeps.
+        while (until := self._until) > (now := time.monotonic()):
+            if until > deadline:
+                return False
+            await asyncio.sleep(until - now)
+        return True
+
+
+def server_wait(headers: Mapping[str, str]) -> float | None:
+    """The wait the server asked for: `retry-after-ms`, else `Retry-After` (seconds or a date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            seconds = float(raw_ms) / 1000
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(seconds) and seconds >= 0:
+                return seconds
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+class Upload(Protocol):
+    """A file to send in a multipart body."""
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+
+Fields = Mapping[str, str | int]
+BeforeReading = Callable[[], Awaitable[object]]
+"""Awaited when a successful answer has arrived, before its body is read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful answer: its status, headers and body as read."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytearray  # as read: callers may decode views of it rather than copies
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("x-request-id")
+
+
+class Transport:
+    """Sends requests to one OpenAI-compatible API over the process's one aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: Secret | None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float,
+        retry: RetryPolicy,
+    ) -> None:
+        self._session = session
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._organization = organization
+        self._project = project
+        self._timeout = timeout
+        self.retry = retry
+        self._cool_down = CoolDown()
+        # Told the server's wait after every 429 that is not about quota, so that a shared
+        # limiter can hold back other processes too; this transport's own calls already wait.
+        self.on_rate_limited: Callable[[float], Awaitable[object]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r})"
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch a file the API answered with a link to, within the request timeout.
+
+        Sent without the API's headers: the link is signed, and the key must not travel to
+        another host.
+        """
+        return await download(self._session, url, max_bytes=max_bytes, timeout=self._timeout)
+
+    async def post(
+        self,
+        path: str,
+        fields: Fields,
+        *,
+        files: Sequence[tuple[str, Upload]] = (),
+        max_body: int,
+        what: str,
+        before_reading: BeforeReading | None = None,
+    ) -> Answer:
+        """POST `fields` (JSON, or multipart with `files`), retrying as the policy allows.
+
+        `what` names the call in the log; `max_body` caps the answer's size. Raises the last
+        `APIFailure` when the policy gives up.
+        """
+        deadline_at = self.retry.deadline_from(time.monotonic())
+        last: APIFailure | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            if not await self._cool_down.wait(deadline_at):
+                raise last or APIFailure("rate_limited", retry_after=self._cool_down.remaining())
+            try:
+                return await self._post_once(path, fields, files, max_body, before_reading)
+            except APIFailure as failure:
+                last = failure
+            wait = await self._after_failure(last, attempt, deadline_at, what)
+            if wait is None:
+                raise last
+            await asyncio.sleep(wait)
+
+    async def _post_once(
+        self,
+        path: str,
+        fields: Fields,
+        files: Sequence[tuple[str, Upload]],
+        max_body: int,
+        before_reading: BeforeReading | None,
+    ) -> Answer:
+        json_body, form = _body(fields, files)
+        try:
+            async with self._session.post(
+                self.base_url + path,
+                json=json_body,
+                data=form,
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            ) as response:
+                if before_reading is not None and 200 <= response.status < 300:
+                    await before_reading()
+                try:
+                    body = await read_capped(response, max_body)
+                except DownloadTooLarge:
+                    request_id = response.headers.get("x-request-id")
+                    raise APIFailure(
+                        "malformed", status=response.status, request_id=request_id
+                    ) from None
+                answer = Answer(response.status, response.headers, body)
+        except TimeoutError as exc:
+            raise APIFailure("timeout") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIFailure("network") from exc
+        if not 200 <= answer.status < 300:
+            raise self._failure(answer)
+        return answer
+
+    def _headers(self) -> dict[str, str]:
+        # Built per request so the revealed key is never kept in an attribute.
+        headers = {"Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        if self._organization:
+            headers["OpenAI-Organization"] = self._organization
+        if self._project:
+            headers["OpenAI-Project"] = self._project
+        return headers
+
+    def _failure(self, answer: Answer) -> APIFailure:
+        """The failure an error answer stands for, from its status and the API's error object."""
+        error: Mapping[str, Any] = {}
+        try:
+            payload = json.loads(answer.body)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            error = payload["error"]
+        code = _text(error.get("code"))
+        should_retry = answer.headers.get("x-should-retry", "").lower()
+        return APIFailure(
+            _kind(answer.status, code, _text(error.get("type"))),
+            status=answer.status,
+            code=code,
+            param=_text(error.get("param")),
+            api_message=self._mask(_text(error.get("message"))),
+            request_id=answer.request_id,
+            retry_after=server_wait(answer.headers),
+            should_retry={"true": True, "false": False}.get(should_retry),
+        )
+
+    def _mask(self, text: str | None) -> str | None:
+        # safe_api_message masks key-like text; this also catches keys that do not look like one.
+        key = self._api_key.reveal() if self._api_key else ""
+        if text and key:
+            text = text.replace(key, "[hidden]")
+        return safe_api_message(text)
+
+    async def _after_failure(
+        self, failure: APIFailure, attempt: int, deadline_at: float, what: str
+    ) -> float | None:
+        """Share a 429's wait, log the attempt, and return the wait before the next (or None)."""
+        if failure.kind == "rate_limited" and failure.retry_after:
+            self._cool_down.extend(failure.retry_after)
+            if self.on_rate_limited is not None:
+                await self.on_rate_limited(failure.retry_after)
+        wait = (
+            self.retry.next_wait(attempt, deadline_at=deadline_at, server_wait=failure.retry_after)
+            if failure.retryable
+            else None
+        )
+        log.log(
+            logging.ERROR if failure.status in _OPERATOR_STATUSES else logging.WARNING,
+            "%s attempt %d/%d failed: %s status=%s code=%s request_id=%s api_message=%s; %s",
+            what,
+            attempt,
+            self.retry.max_attempts,
+            failure.kind,
+            failure.status,
+            failure.code,
+            failure.request_id,
+            failure.api_message,
+            "giving up" if wait is None else f"retrying in {wait:.2f}s",
+        )
+        return wait
+
+
+def _kind(status: int, code: str | None, error_type: str | None) -> FailureKind:
+    """What an error status means, refined by the API's `code` (and `type`, for quota)."""
+    if status in (400, 404, 422):
+        if code == "model_not_found":
+            return "model_not_found"
+        if code in _POLICY_CODES:
+            return "content_policy"
+        return "invalid_request"
+    if status in (401, 403):
+        return "authentication"
+    if status == 429:
+        quota = code in _QUOTA_CODES or error_type in _QUOTA_CODES
+        return "quota" if quota else "rate_limited"
+    if status == 408:
+        return "timeout"
+    if status == 409:
+        return "conflict"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request"
+
+
+def _body(
+    fields: Fields, files: Sequence[tuple[str, Upload]]
+) -> tuple[Fields | None, aiohttp.FormData | None]:
+    """A JSON body, or a fresh multipart form (aiohttp empties a form once it is sent)."""
+    if not files:
+        return fields, None
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, str(value))
+    for name, upload in files:
+        form.add_field(
+            name, upload.data, filename=upload.filename, content_type=upload.content_type
+        )
+    return None, form
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
