@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Literal
 
 from bot.limits.errors import (
@@ -137,13 +136,9 @@ class Reservation:
     async def __aenter__(self) -> Reservation:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None:
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Leaving without an exception commits; any exception (cancellation included) refunds.
+        if exc_info[1] is None:
             await self.commit()
             return
         try:
