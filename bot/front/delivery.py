@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,13 @@ from bot.front.files import ImageFile, batches, prepare_files
 from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE
 from bot.front.undelivered import save_rest
 from bot.images.results import ImagesResult
+from bot.transport import RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_ATTEMPTS = 3
+# Posting a result: a Discord 5xx or a network failure is tried again, briefly.
+_POSTING = RetryPolicy(max_attempts=3, deadline=30.0, backoff_base=1.0, backoff_cap=4.0)
 
 
 class DeliveryFailed(Exception):
@@ -42,22 +45,26 @@ class DeliveryFailed(Exception):
 
 
 async def _retry(send: Callable[[], Awaitable[T]], what: str) -> T:
-    """Run `send`, retrying transient failures; discord.py already waits out 429s itself."""
+    """Run `send`, retrying transient failures by the one retry policy (bot.transport);
+    discord.py already waits out 429s itself."""
+    deadline_at = _POSTING.deadline_from(time.monotonic())
     attempt = 0
     while True:
         attempt += 1
         try:
             return await send()
         except discord.HTTPException as exc:
-            transient = exc.status >= 500 and attempt < _ATTEMPTS
-            if not transient:
+            if exc.status < 500:
                 raise
-            log.warning("posting %s failed (HTTP %s); retrying", what, exc.status)
-        except (aiohttp.ClientError, TimeoutError):
-            if attempt == _ATTEMPTS:
-                raise
-            log.warning("posting %s failed (network); retrying", what)
-        await asyncio.sleep(0.5 * 2**attempt)
+            failure: Exception = exc
+            why = f"HTTP {exc.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure, why = exc, "network"
+        wait = _POSTING.next_wait(attempt, deadline_at=deadline_at)
+        if wait is None:
+            raise failure
+        log.warning("posting %s failed (%s); retrying in %.1f s", what, why, wait)
+        await asyncio.sleep(wait)
 
 
 async def deliver(
