@@ -12,15 +12,16 @@ from bot.limits.errors import (
     RequestTooLarge,
     TooManyWaiting,
 )
-from bot.limits.limiter import Limiter
+from bot.limits.limiter import INTERACTION_WINDOW_SECONDS, Limiter, queue_capacity
 from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies, Window
-from bot.limits.queue import FairQueue, PositionCallback
+from bot.limits.queue import FairQueue, Place, PositionCallback
 from bot.limits.quota import MemberQuotas, Reservation, Usage, WindowUsage
 from bot.limits.store import Store, open_store
 
 __all__ = [
     "DEFAULT_IMAGES_PER_MINUTE",
     "EXEMPT",
+    "INTERACTION_WINDOW_SECONDS",
     "Exempt",
     "FairQueue",
     "GlobalBudget",
@@ -29,6 +30,7 @@ __all__ = [
     "LimitReached",
     "Limiter",
     "MemberQuotas",
+    "Place",
     "Policy",
     "PositionCallback",
     "QueueFull",
@@ -41,4 +43,5 @@ __all__ = [
     "Window",
     "WindowUsage",
     "open_store",
+    "queue_capacity",
 ]

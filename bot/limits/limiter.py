@@ -8,22 +8,41 @@
 then waits in the fair queue for a running place and for the shared budget, and at the end
 frees the place and commits the reservation, or refunds it if the block raised or was
 cancelled.
+
+A request is the task that runs it: `arrived` notes its arrival number (call it before the
+command awaits anything), `check_room` takes its place in line, and the same task's `turn`
+uses that place later. So the checks of a burst see each other (all refusals come before
+anything is deferred) and a member's requests go in the order they came, whichever gets
+through reading settings, deferring and screening first. A place never used is given back
+when the request's task ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
-from bot.limits.budget import DEFAULT_IMAGES_PER_MINUTE, GlobalBudget
+from bot.limits.budget import BUDGET_WINDOW_SECONDS, DEFAULT_IMAGES_PER_MINUTE, GlobalBudget
 from bot.limits.policy import DAY_SECONDS, Policy
-from bot.limits.queue import FairQueue, PositionCallback
+from bot.limits.queue import FairQueue, Place, PositionCallback
 from bot.limits.quota import MemberQuotas, Reservation, Usage
 from bot.limits.store import Store
 from bot.limits.timing import Clock, Sleep
+
+# How long Discord lets a bot answer an interaction after deferring it.
+INTERACTION_WINDOW_SECONDS = 15 * 60
+
+
+def queue_capacity(images_per_minute: int, *, job_seconds: float) -> int:
+    """Requests of one image that the budget starts within Discord's 15-minute window while
+    leaving the last one `job_seconds` to run and be posted: QUEUE_MAX's default."""
+    minutes = max(0.0, INTERACTION_WINDOW_SECONDS - job_seconds) / BUDGET_WINDOW_SECONDS
+    return max(1, math.floor(minutes * images_per_minute))
 
 
 class Limiter:
@@ -54,10 +73,19 @@ class Limiter:
             clock=clock,
             sleep=sleep,
         )
+        self._places: dict[asyncio.Task[Any], Place] = {}
+        self._arrivals: dict[asyncio.Task[Any], int] = {}
 
     async def reserve(self, member_key: str, *, images: int, policy: Policy) -> Reservation:
-        """Hold the member's images without queueing (see `MemberQuotas.reserve`)."""
-        return await self.quotas.reserve(member_key, images=images, policy=policy)
+        """Hold the member's images without queueing (see `MemberQuotas.reserve`); a refusal
+        also gives back the place in line that this request's `check_room` took."""
+        try:
+            return await self.quotas.reserve(member_key, images=images, policy=policy)
+        except BaseException:
+            task = asyncio.current_task()
+            if task is not None:
+                self._give_back(task)
+            raise
 
     async def usage(self, member_key: str, policy: Policy) -> Usage:
         """The member's quota now, for `/quota`."""
@@ -82,20 +110,64 @@ class Limiter:
         async with reservation, self.turn(member_key, images=images, on_position=on_position):
             yield reservation
 
+    def arrived(self) -> None:
+        """Note the calling request's arrival, for the order of its member's requests (the
+        first thing a command does, before it awaits anything)."""
+        task = asyncio.current_task()
+        if task is not None and task not in self._arrivals:
+            self._arrivals[task] = self.queue.ticket()
+            task.add_done_callback(self._give_back)
+
     def check_room(self, member_key: str, *, images: int) -> None:
         """Raise at once if this job could never start or could not even join the queue, so
-        the member hears it before any work is deferred (the queue checks again on entry)."""
+        the member hears it before any work is deferred; else take the request's place in
+        line (see the module's docstring), which this task's `turn` then uses."""
         self.budget.check_fits(images)
-        self.queue.check_room(member_key)
+        task = asyncio.current_task()
+        if task is None:
+            self.queue.check_room(member_key)
+            return
+        ticket = self._arrivals.get(task)
+        self._give_back(task)  # a second check replaces the first
+        self._places[task] = self.queue.join(member_key, images=images, ticket=ticket)
+        if ticket is None:
+            task.add_done_callback(self._give_back)
+        else:
+            self._arrivals[task] = ticket
+
+    def _give_back(self, task: asyncio.Task[Any]) -> None:
+        """Forget the request's arrival and give back its place in line, if it has one."""
+        self._arrivals.pop(task, None)
+        place = self._places.pop(task, None)
+        if place is not None:
+            self.queue.leave(place)
+
+    def estimated_wait(self, position: int) -> float:
+        """Seconds until the job told `position` (1 = next) starts, roughly: the longer of what
+        the budget hands out meanwhile and the turns the running places take before it."""
+        by_budget = self.queue.images_through(position) * 60 / self.budget.images_per_minute
+        typical = self.queue.typical_run or 0.0
+        by_places = math.ceil(position / self.queue.max_concurrent) * typical
+        return max(by_budget, by_places)
 
     @asynccontextmanager
     async def turn(
         self, member_key: str, *, images: int, on_position: PositionCallback | None = None
     ) -> AsyncIterator[None]:
         """Wait in the fair queue for a running place and the budget for `images`, then hold
-        the place until the block ends (the reservation is the caller's to settle)."""
+        the place until the block ends (the reservation is the caller's to settle). Uses the
+        place this request's `check_room` took, if any."""
+        task = asyncio.current_task()
+        place = self._places.pop(task, None) if task is not None else None
+        if place is not None and (place.member != member_key or not place.waiting):
+            self.queue.leave(place)
+            place = None
         async with self.queue.turn(
-            member_key, admit=partial(self.budget.try_take, images), on_position=on_position
+            member_key,
+            admit=partial(self.budget.try_take, images),
+            on_position=on_position,
+            place=place,
+            images=images,
         ):
             yield
 
