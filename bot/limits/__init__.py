@@ -11,6 +11,7 @@ from bot.limits.errors import (
     QueueFull,
     RequestTooLarge,
     TooManyWaiting,
+    queue_place,
 )
 from bot.limits.limiter import INTERACTION_WINDOW_SECONDS, Limiter, queue_capacity
 from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies, Window
@@ -44,4 +45,5 @@ __all__ = [
     "WindowUsage",
     "open_store",
     "queue_capacity",
+    "queue_place",
 ]

@@ -124,6 +124,22 @@ async def test_a_communitys_first_burst_is_queued_not_refused(
         assert len(queued) >= 150
 
 
+@pytest.mark.xfail(
+    strict=True, reason="wired after the wave-1 merge: position_reporter shows the wait"
+)
+async def test_a_queued_member_sees_an_estimated_start(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    fake_api.latency = 0.3
+    async with start_bot(MAX_CONCURRENT_REQUESTS="1"):
+        running = await imagine(fake_discord, "first")
+        waiting = await imagine(fake_discord, "second", fake_discord.other_member)
+        await waiting.wait_until(lambda i: any(PLACE.search(s.content) for s in i.seen))
+        [told] = [s.content for s in waiting.seen if PLACE.search(s.content)]
+        assert re.search(r"It should start <t:\d+:R>", told), told
+        await asyncio.gather(delivered(running), delivered(waiting))
+
+
 @pytest.mark.xfail(strict=True, reason="wired after the wave-1 merge: QUEUE_MAX's default")
 async def test_the_default_queue_holds_a_communitys_first_burst(
     start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
