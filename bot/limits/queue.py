@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import logging
 import math
 import time
 from collections import deque
@@ -31,19 +30,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.limits.errors import QueueFull, TooManyWaiting
+from bot.limits.places import PlaceTeller, PositionCallback
 from bot.limits.timing import Clock, Sleep
 
-log = logging.getLogger(__name__)
-
-PositionCallback = Callable[[int], Awaitable[object]]
-"""Told a waiting job's place in the queue (1 = next) when it changes (see `FairQueue.turn`)."""
+__all__ = ["Admit", "FairQueue", "Place", "PositionCallback"]
 
 Admit = Callable[[], Awaitable[float | None]]
 """Tries to let the job at the front go: None when it may, else when to try again (epoch s)."""
 
 # Places told to members, all jobs together. Up to the burst every change is shown at once;
 # past it, changes merge and each job shows its latest place when its update comes round (the
-# job told longest ago first). With the default QUEUE_MAX of 20, one update a second each.
+# job told longest ago first). With 20 jobs waiting, one update a second each.
 REPORTS_PER_SECOND = 20.0
 REPORT_BURST = 20
 # The whole queue's order (for telling places) is worked out at most this often.
@@ -55,20 +52,12 @@ class _Job:
     member: str
     seq: int
     images: int = 1
-    on_position: PositionCallback | None = None
+    teller: PlaceTeller | None = None  # when the member is told the job's place
     # False from `join` until the request asks for its turn: it holds its place, but only
     # the member's jobs before it may go meanwhile.
     ready: bool = True
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     queued: bool = True  # waiting; False once it started or left
-    # Telling the member their place, from a task of its own so a slow edit never holds up
-    # the queue: the place last handed to that task (and when), and the place last shown.
-    wanted: int | None = None
-    wanted_at: float = -math.inf
-    shown: int | None = None
-    told: asyncio.Event | None = None
-    reporter: asyncio.Task[None] | None = None
-    showing: bool = False  # an edit is in progress
 
 
 class Place:
@@ -171,8 +160,9 @@ class FairQueue:
     def check_room(self, member_key: str) -> None:
         """Raise `TooManyWaiting` or `QueueFull` if a new job of this member could not wait.
 
-        Jobs that are about to take a free running place (queued only for the moment the budget
-        takes to answer) do not count as waiting, unless the budget is holding everyone back.
+        Places taken by `join` count as waiting. Jobs that are about to take a free running
+        place (queued only for the moment the budget takes to answer) do not, unless the budget
+        is holding everyone back.
         """
         free = self._free_places()
         stuck = self._waiting_count - free
@@ -245,11 +235,13 @@ class FairQueue:
             if job.queued:
                 self._remove(job)
                 self._changed()
-            self._stop_telling(job)
+            if job.teller is not None:
+                job.teller.stop()
             raise
         started = self._clock()
         try:
-            await self._told_so_far(job)
+            if job.teller is not None:
+                await job.teller.finish()
             yield
         finally:
             self._finish(member_key, self._clock() - started)
@@ -316,9 +308,9 @@ class FairQueue:
 
     def _ready(self, job: _Job, on_position: PositionCallback | None) -> None:
         job.ready = True
-        job.on_position = on_position
         self._ready_count += 1
         if on_position is not None:
+            job.teller = PlaceTeller(on_position, name=f"queue-place-{job.seq}")
             self._listening += 1
         if self._waiting[job.member][0] is job:
             self._push_front(job.member)
@@ -354,7 +346,8 @@ class FairQueue:
         self._waiting_count -= 1
         if job.ready:
             self._ready_count -= 1
-        if job.on_position is not None:
+        if job.teller is not None:
+            job.teller.close()
             self._listening -= 1
         if not jobs:
             del self._waiting[job.member]
@@ -452,17 +445,16 @@ class FairQueue:
         self._tokens_at = now
         order = self._service_order()
         due = [
-            (job.wanted_at, place, job)
+            (job.teller.wanted_at, place, job.teller)
             for place, job in enumerate(order[free:], start=free + 1)
-            if job.on_position is not None and job.wanted != place
+            if job.teller is not None and job.teller.wanted != place
         ]
         if not due:
             return
         due.sort(key=lambda item: (item[0], item[1]))
         count = min(len(due), int(self._tokens))
-        for _, place, job in due[:count]:
-            job.wanted, job.wanted_at = place, now
-            self._tell(job)
+        for _, place, teller in due[:count]:
+            teller.tell(place, now)
         self._tokens -= count
         if count < len(due):
             self._tell_places_at(now + (1.0 - self._tokens) / self._reports_per_second)
@@ -474,56 +466,3 @@ class FairQueue:
     def _timed_pass(self) -> None:
         self._pass_timer = None
         self._tell_places()
-
-    def _tell(self, job: _Job) -> None:
-        if job.told is None:
-            job.told = asyncio.Event()
-            job.reporter = asyncio.create_task(
-                self._show_places(job), name=f"queue-place-{job.seq}"
-            )
-        job.told.set()
-
-    async def _show_places(self, job: _Job) -> None:
-        """The job's reporter: shows the latest place handed to it, one edit at a time."""
-        assert job.told is not None
-        assert job.on_position is not None
-        while job.queued:
-            await job.told.wait()
-            job.told.clear()
-            place = job.wanted
-            if not job.queued or place is None or place == job.shown:
-                continue
-            job.showing = True
-            try:
-                await _report(job.on_position, place)
-            finally:
-                job.showing = False
-            job.shown = place
-
-    async def _told_so_far(self, job: _Job) -> None:
-        """Once the job's turn came: let an edit in progress finish (so that whatever the
-        caller shows next comes after it), and tell nothing more."""
-        reporter = job.reporter
-        if reporter is None:
-            return
-        job.reporter = None
-        if not job.showing:
-            reporter.cancel()
-        try:
-            await asyncio.wait((reporter,))
-        except BaseException:
-            reporter.cancel()
-            raise
-
-    def _stop_telling(self, job: _Job) -> None:
-        reporter, job.reporter = job.reporter, None
-        if reporter is not None:
-            reporter.cancel()
-
-
-async def _report(on_position: PositionCallback, position: int) -> None:
-    try:
-        await on_position(position)
-    except Exception:
-        # A failed message edit must not cost the member their place.
-        log.warning("Could not report queue position %d", position, exc_info=True)
