@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -43,6 +44,14 @@ def queue_capacity(images_per_minute: int, *, job_seconds: float) -> int:
     leaving the last one `job_seconds` to run and be posted: QUEUE_MAX's default."""
     minutes = max(0.0, INTERACTION_WINDOW_SECONDS - job_seconds) / BUDGET_WINDOW_SECONDS
     return max(1, math.floor(minutes * images_per_minute))
+
+
+@dataclass(slots=True)
+class _Request:
+    """What the limiter knows of a request (the task running it) before its turn."""
+
+    ticket: int | None = None  # its arrival number, from `arrived`
+    place: Place | None = None  # its place in line, from `check_room`
 
 
 class Limiter:
@@ -73,8 +82,7 @@ class Limiter:
             clock=clock,
             sleep=sleep,
         )
-        self._places: dict[asyncio.Task[Any], Place] = {}
-        self._arrivals: dict[asyncio.Task[Any], int] = {}
+        self._requests: dict[asyncio.Task[Any], _Request] = {}
 
     async def reserve(self, member_key: str, *, images: int, policy: Policy) -> Reservation:
         """Hold the member's images without queueing (see `MemberQuotas.reserve`); a refusal
@@ -82,9 +90,9 @@ class Limiter:
         try:
             return await self.quotas.reserve(member_key, images=images, policy=policy)
         except BaseException:
-            task = asyncio.current_task()
-            if task is not None:
-                self._give_back(task)
+            request = self._request(create=False)
+            if request is not None:
+                self._give_back(request)
             raise
 
     async def usage(self, member_key: str, policy: Policy) -> Usage:
@@ -113,32 +121,41 @@ class Limiter:
     def arrived(self) -> None:
         """Note the calling request's arrival, for the order of its member's requests (the
         first thing a command does, before it awaits anything)."""
-        task = asyncio.current_task()
-        if task is not None and task not in self._arrivals:
-            self._arrivals[task] = self.queue.ticket()
-            task.add_done_callback(self._give_back)
+        request = self._request()
+        if request is not None and request.ticket is None:
+            request.ticket = self.queue.ticket()
 
     def check_room(self, member_key: str, *, images: int) -> None:
         """Raise at once if this job could never start or could not even join the queue, so
         the member hears it before any work is deferred; else take the request's place in
         line (see the module's docstring), which this task's `turn` then uses."""
         self.budget.check_fits(images)
-        task = asyncio.current_task()
-        if task is None:
+        request = self._request()
+        if request is None:
             self.queue.check_room(member_key)
             return
-        ticket = self._arrivals.get(task)
-        self._give_back(task)  # a second check replaces the first
-        self._places[task] = self.queue.join(member_key, images=images, ticket=ticket)
-        if ticket is None:
-            task.add_done_callback(self._give_back)
-        else:
-            self._arrivals[task] = ticket
+        self._give_back(request)  # a second check replaces the first
+        request.place = self.queue.join(member_key, images=images, ticket=request.ticket)
 
-    def _give_back(self, task: asyncio.Task[Any]) -> None:
-        """Forget the request's arrival and give back its place in line, if it has one."""
-        self._arrivals.pop(task, None)
-        place = self._places.pop(task, None)
+    def _request(self, *, create: bool = True) -> _Request | None:
+        """The calling task's request, known until the task ends (None outside a task)."""
+        task = asyncio.current_task()
+        if task is None:
+            return None
+        request = self._requests.get(task)
+        if request is None and create:
+            request = self._requests[task] = _Request()
+            task.add_done_callback(self._forget)
+        return request
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        request = self._requests.pop(task, None)
+        if request is not None:
+            self._give_back(request)
+
+    def _give_back(self, request: _Request) -> None:
+        """Give back the request's place in line, if it holds one it has not used."""
+        place, request.place = request.place, None
         if place is not None:
             self.queue.leave(place)
 
@@ -157,8 +174,10 @@ class Limiter:
         """Wait in the fair queue for a running place and the budget for `images`, then hold
         the place until the block ends (the reservation is the caller's to settle). Uses the
         place this request's `check_room` took, if any."""
-        task = asyncio.current_task()
-        place = self._places.pop(task, None) if task is not None else None
+        request = self._request(create=False)
+        place = None
+        if request is not None:
+            place, request.place = request.place, None
         if place is not None and (place.member != member_key or not place.waiting):
             self.queue.leave(place)
             place = None
