@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any
 
 from bot.limits.budget import BUDGET_WINDOW_SECONDS, DEFAULT_IMAGES_PER_MINUTE, GlobalBudget
+from bot.limits.errors import QueueFull
 from bot.limits.policy import DAY_SECONDS, Policy
 from bot.limits.queue import FairQueue, Place, PositionCallback
 from bot.limits.quota import MemberQuotas, Reservation, Usage
@@ -37,6 +38,9 @@ from bot.limits.timing import Clock, Sleep
 
 # How long Discord lets a bot answer an interaction after deferring it.
 INTERACTION_WINDOW_SECONDS = 15 * 60
+# What a job may take once it started (IMAGES_TIMEOUT_SECONDS's default), for the default
+# number of images that may wait.
+DEFAULT_JOB_SECONDS = 180.0
 
 
 def queue_capacity(images_per_minute: int, *, job_seconds: float) -> int:
@@ -58,6 +62,8 @@ class Limiter:
     """Per-member limits, the shared images-per-minute budget and a per-process fair queue.
 
     Exempt members skip the per-member limits but still wait for the budget and the queue.
+    `max_waiting_images` (by default what the budget starts within Discord's 15-minute
+    window, see `queue_capacity`) caps the images waiting, whatever `max_waiting` allows.
     """
 
     def __init__(
@@ -68,11 +74,19 @@ class Limiter:
         max_concurrent: int = 4,
         max_waiting: int = 20,
         max_waiting_per_member: int = 3,
+        max_waiting_images: int | None = None,
         reservation_ttl: float = DAY_SECONDS,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._clock = clock
+        # Past this many images waiting, the budget could not start the last of them within
+        # Discord's window: refused at once rather than answered after the window.
+        self.max_waiting_images = (
+            queue_capacity(images_per_minute, job_seconds=DEFAULT_JOB_SECONDS)
+            if max_waiting_images is None
+            else max_waiting_images
+        )
         self.quotas = MemberQuotas(store, reservation_ttl=reservation_ttl, clock=clock)
         self.budget = GlobalBudget(store, images_per_minute=images_per_minute, clock=clock)
         self.queue = FairQueue(
@@ -131,10 +145,13 @@ class Limiter:
         line (see the module's docstring), which this task's `turn` then uses."""
         self.budget.check_fits(images)
         request = self._request()
+        if request is not None:
+            self._give_back(request)  # a second check replaces the first
+        if self.queue.images_waiting + images > self.max_waiting_images:
+            raise QueueFull(waiting=self.queue.waiting, limit=self.queue.max_waiting)
         if request is None:
             self.queue.check_room(member_key)
             return
-        self._give_back(request)  # a second check replaces the first
         request.place = self.queue.join(member_key, images=images, ticket=request.ticket)
 
     def _request(self, *, create: bool = True) -> _Request | None:

@@ -105,6 +105,7 @@ class FairQueue:
         self._waiting: dict[str, deque[_Job]] = {}
         self._waiting_count = 0  # joined or waiting, not started yet
         self._ready_count = 0  # of those, the ones that asked for their turn
+        self._waiting_images = 0  # what all of them ask for
         self._listening = 0  # waiting jobs with an on_position
         self._running: dict[str, int] = {}
         self._running_count = 0
@@ -136,6 +137,11 @@ class FairQueue:
     def running(self) -> int:
         """Jobs that got their turn and have not finished."""
         return self._running_count
+
+    @property
+    def images_waiting(self) -> int:
+        """Images the waiting jobs ask for, all members together."""
+        return self._waiting_images
 
     def waiting_for(self, member_key: str) -> int:
         """Jobs of this member waiting."""
@@ -305,6 +311,7 @@ class FairQueue:
             at -= 1
         jobs.insert(at, job)
         self._waiting_count += 1
+        self._waiting_images += job.images
 
     def _ready(self, job: _Job, on_position: PositionCallback | None) -> None:
         job.ready = True
@@ -344,6 +351,7 @@ class FairQueue:
         jobs.remove(job)
         job.queued = False
         self._waiting_count -= 1
+        self._waiting_images -= job.images
         if job.ready:
             self._ready_count -= 1
         if job.teller is not None:

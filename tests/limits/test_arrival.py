@@ -190,3 +190,23 @@ def test_the_place_shown_says_when_the_job_should_start() -> None:
     text = queue_place(3, starts_at=1_700_000_000.2)
     assert "you're number 3 in line" in text
     assert "It should start <t:1700000001:R>" in text
+
+
+async def test_images_waiting_are_capped_by_what_the_budget_starts_in_the_window() -> None:
+    assert Limiter(MemoryStore()).max_waiting_images == 600  # 12 minutes of 50 images
+    limiter = Limiter(MemoryStore(), images_per_minute=10, max_concurrent=1, max_waiting_images=25)
+    deferred = asyncio.Event()
+
+    async def check(member: str) -> None:
+        limiter.check_room(member, images=10)
+        await deferred.wait()
+
+    # Jobs of ten images: two fit in 25 (few jobs, but many images), the third does not.
+    burst = [asyncio.create_task(check(member)) for member in ("u-a", "u-b", "u-c")]
+    done, _ = await asyncio.wait(burst, timeout=0.05)
+    assert done == {burst[2]}
+    with pytest.raises(QueueFull):
+        burst[2].result()
+    deferred.set()
+    await asyncio.gather(*burst[:2])
+    assert limiter.queue.images_waiting == 0
