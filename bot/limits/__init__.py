@@ -11,16 +11,18 @@ from bot.limits.errors import (
     QueueFull,
     RequestTooLarge,
     TooManyWaiting,
+    queue_place,
 )
-from bot.limits.limiter import Limiter
+from bot.limits.limiter import INTERACTION_WINDOW_SECONDS, Limiter, queue_capacity
 from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies, Window
-from bot.limits.queue import FairQueue, PositionCallback
+from bot.limits.queue import FairQueue, Place, PositionCallback
 from bot.limits.quota import MemberQuotas, Reservation, Usage, WindowUsage
 from bot.limits.store import Store, open_store
 
 __all__ = [
     "DEFAULT_IMAGES_PER_MINUTE",
     "EXEMPT",
+    "INTERACTION_WINDOW_SECONDS",
     "Exempt",
     "FairQueue",
     "GlobalBudget",
@@ -29,6 +31,7 @@ __all__ = [
     "LimitReached",
     "Limiter",
     "MemberQuotas",
+    "Place",
     "Policy",
     "PositionCallback",
     "QueueFull",
@@ -41,4 +44,6 @@ __all__ = [
     "Window",
     "WindowUsage",
     "open_store",
+    "queue_capacity",
+    "queue_place",
 ]

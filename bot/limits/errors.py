@@ -109,6 +109,15 @@ class TooManyWaiting(LimitError):
         )
 
 
+def queue_place(position: int, *, starts_at: float) -> str:
+    """What a queued member sees: their place (1 = next) and when their job should start
+    (epoch seconds, e.g. `time.time() + Limiter.estimated_wait(position)`)."""
+    return (
+        f"The bot is busy, so your request is queued: you're number {position} in line. "
+        f"It should start {discord_relative_time(starts_at)}, by itself."
+    )
+
+
 def discord_relative_time(epoch: float) -> str:
     """Discord markup that shows `epoch` relative to now ("in 5 minutes"), rounded up."""
     return f"<t:{math.ceil(epoch)}:R>"

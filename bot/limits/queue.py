@@ -5,6 +5,11 @@ member not served yet comes first), so one member with many jobs cannot starve t
 with A's five jobs and then B's one waiting, B goes second. The queue lives in this process;
 the budget that it waits on (`admit`) may be shared through the store.
 
+A request may take its place in line when it arrives (`join`), before the slow steps that
+come before its turn (deferring, screening, downloading): a burst's checks then see each
+other, and a member's requests go in the order they arrived, whichever reaches its turn
+first. A member whose oldest request is not ready yet waits for it; the others go meanwhile.
+
 Only the job at the front is woken when a running place frees up, so a change costs the same
 however many jobs wait. A waiting job hears its place in line only when it really waits (it is
 beyond the free running places, or the budget holds everyone back), and the edits that tell
@@ -17,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import logging
 import math
 import time
 from collections import deque
@@ -26,19 +30,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.limits.errors import QueueFull, TooManyWaiting
+from bot.limits.places import PlaceTeller, PositionCallback
 from bot.limits.timing import Clock, Sleep
 
-log = logging.getLogger(__name__)
-
-PositionCallback = Callable[[int], Awaitable[object]]
-"""Told a waiting job's place in the queue (1 = next) when it changes (see `FairQueue.turn`)."""
+__all__ = ["Admit", "FairQueue", "Place", "PositionCallback"]
 
 Admit = Callable[[], Awaitable[float | None]]
 """Tries to let the job at the front go: None when it may, else when to try again (epoch s)."""
 
 # Places told to members, all jobs together. Up to the burst every change is shown at once;
 # past it, changes merge and each job shows its latest place when its update comes round (the
-# job told longest ago first). With the default QUEUE_MAX of 20, one update a second each.
+# job told longest ago first). With 20 jobs waiting, one update a second each.
 REPORTS_PER_SECOND = 20.0
 REPORT_BURST = 20
 # The whole queue's order (for telling places) is worked out at most this often.
@@ -49,17 +51,32 @@ _REPORT_PASS_SECONDS = 0.02
 class _Job:
     member: str
     seq: int
-    on_position: PositionCallback | None = None
+    images: int = 1
+    teller: PlaceTeller | None = None  # when the member is told the job's place
+    # False from `join` until the request asks for its turn: it holds its place, but only
+    # the member's jobs before it may go meanwhile.
+    ready: bool = True
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     queued: bool = True  # waiting; False once it started or left
-    # Telling the member their place, from a task of its own so a slow edit never holds up
-    # the queue: the place last handed to that task (and when), and the place last shown.
-    wanted: int | None = None
-    wanted_at: float = -math.inf
-    shown: int | None = None
-    told: asyncio.Event | None = None
-    reporter: asyncio.Task[None] | None = None
-    showing: bool = False  # an edit is in progress
+
+
+class Place:
+    """A request's place in line, taken when it arrived (see `FairQueue.join`)."""
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: _Job) -> None:
+        self._job = job
+
+    @property
+    def member(self) -> str:
+        """Whose place it is."""
+        return self._job.member
+
+    @property
+    def waiting(self) -> bool:
+        """Still held for a turn not asked for yet (not left, not used)."""
+        return self._job.queued and not self._job.ready
 
 
 class FairQueue:
@@ -86,7 +103,9 @@ class FairQueue:
         self._clock = clock
         self._sleep = sleep
         self._waiting: dict[str, deque[_Job]] = {}
-        self._waiting_count = 0
+        self._waiting_count = 0  # joined or waiting, not started yet
+        self._ready_count = 0  # of those, the ones that asked for their turn
+        self._waiting_images = 0  # what all of them ask for
         self._listening = 0  # waiting jobs with an on_position
         self._running: dict[str, int] = {}
         self._running_count = 0
@@ -107,6 +126,7 @@ class FairQueue:
         self._tokens_at = -math.inf
         self._next_pass = -math.inf
         self._pass_timer: asyncio.TimerHandle | None = None
+        self._typical_run: float | None = None  # seconds a turn lasts, a moving average
 
     @property
     def waiting(self) -> int:
@@ -118,9 +138,24 @@ class FairQueue:
         """Jobs that got their turn and have not finished."""
         return self._running_count
 
+    @property
+    def images_waiting(self) -> int:
+        """Images the waiting jobs ask for, all members together."""
+        return self._waiting_images
+
     def waiting_for(self, member_key: str) -> int:
         """Jobs of this member waiting."""
         return len(self._waiting.get(member_key, ()))
+
+    @property
+    def typical_run(self) -> float | None:
+        """How long a turn lasts (a moving average, seconds), or None before the first ends."""
+        return self._typical_run
+
+    def images_through(self, position: int) -> int:
+        """Images of the jobs in line up to and including the one at `position` (1 = next,
+        as told to `on_position`): what the budget must hand out before that job starts."""
+        return sum(job.images for job in self._service_order()[: max(0, position)])
 
     def wake(self) -> None:
         """Make the job at the front check again now (e.g. after the budget's pause changed)."""
@@ -131,8 +166,9 @@ class FairQueue:
     def check_room(self, member_key: str) -> None:
         """Raise `TooManyWaiting` or `QueueFull` if a new job of this member could not wait.
 
-        Jobs that are about to take a free running place (queued only for the moment the budget
-        takes to answer) do not count as waiting, unless the budget is holding everyone back.
+        Places taken by `join` count as waiting. Jobs that are about to take a free running
+        place (queued only for the moment the budget takes to answer) do not, unless the budget
+        is holding everyone back.
         """
         free = self._free_places()
         stuck = self._waiting_count - free
@@ -140,12 +176,35 @@ class FairQueue:
             return
         waiting_for_member = self.waiting_for(member_key)
         if free and waiting_for_member:
-            going = self._service_order(limit=free)
+            going = self._service_order(limit=free, unready=True)
             waiting_for_member -= sum(1 for job in going if job.member == member_key)
         if waiting_for_member >= self.max_waiting_per_member:
             raise TooManyWaiting(waiting=waiting_for_member, limit=self.max_waiting_per_member)
         if stuck >= self.max_waiting:
             raise QueueFull(waiting=stuck, limit=self.max_waiting)
+
+    def ticket(self) -> int:
+        """The next arrival number: a request that takes one on arrival and passes it to
+        `join` keeps its rank among its member's requests, whenever it joins."""
+        return next(self._seq)
+
+    def join(self, member_key: str, *, images: int = 1, ticket: int | None = None) -> Place:
+        """Take a place in line now, for a turn asked for later (`turn(place=...)`).
+
+        Raises `TooManyWaiting` or `QueueFull` at once when a cap is reached, counting the
+        places already taken. Give the place back with `leave` if the turn is never asked for.
+        """
+        self.check_room(member_key)
+        job = _Job(member_key, next(self._seq) if ticket is None else ticket, images, ready=False)
+        self._add(job)
+        return Place(job)
+
+    def leave(self, place: Place) -> None:
+        """Give back a place whose turn was not asked for (nothing happens after the turn)."""
+        job = place._job
+        if job.queued and not job.ready:
+            self._remove(job)
+            self._changed()
 
     @asynccontextmanager
     async def turn(
@@ -154,6 +213,8 @@ class FairQueue:
         *,
         admit: Admit | None = None,
         on_position: PositionCallback | None = None,
+        place: Place | None = None,
+        images: int = 1,
     ) -> AsyncIterator[None]:
         """Wait for this job's turn, then hold one of the running places until the block ends.
 
@@ -162,24 +223,34 @@ class FairQueue:
         free running places, or the budget holds everyone back) and its place changed, within
         the queue's cap on such reports; never for a job that goes without waiting. It runs in
         a task of its own; an edit in progress when the turn comes is finished before the block
-        starts. Cancelling the wait leaves the queue.
+        starts. Cancelling the wait leaves the queue. With a `place` from `join`, the job keeps
+        it (no check again); `images` weighs the job in the wait estimates.
         """
-        self.check_room(member_key)
-        job = _Job(member_key, next(self._seq), on_position)
-        self._add(job)
+        if place is None:
+            self.check_room(member_key)
+            job = _Job(member_key, next(self._seq), images)
+            self._add(job)
+        else:
+            job = place._job
+            if job.member != member_key or not job.queued or job.ready:
+                raise ValueError("that place is not this member's, or was already used")
+        self._ready(job, on_position)
         try:
             await self._wait_for_turn(job, admit)
         except BaseException:
             if job.queued:
                 self._remove(job)
                 self._changed()
-            self._stop_telling(job)
+            if job.teller is not None:
+                job.teller.stop()
             raise
+        started = self._clock()
         try:
-            await self._told_so_far(job)
+            if job.teller is not None:
+                await job.teller.finish()
             yield
         finally:
-            self._finish(member_key)
+            self._finish(member_key, self._clock() - started)
 
     async def _wait_for_turn(self, job: _Job, admit: Admit | None) -> None:
         while True:
@@ -231,14 +302,27 @@ class FairQueue:
     # --- the queue's state ---------------------------------------------------------------------
 
     def _add(self, job: _Job) -> None:
+        """Add a job that is not ready yet, among its member's by arrival; `_ready` puts it
+        in line. (A member's first job in the ranking heap, if displaced, goes stale there.)"""
+        job.ready = False
         jobs = self._waiting.setdefault(job.member, deque())
-        jobs.append(job)
-        if len(jobs) == 1:
-            self._push_front(job.member)
+        at = len(jobs)
+        while at and jobs[at - 1].seq > job.seq:
+            at -= 1
+        jobs.insert(at, job)
         self._waiting_count += 1
-        if job.on_position is not None:
+        self._waiting_images += job.images
+
+    def _ready(self, job: _Job, on_position: PositionCallback | None) -> None:
+        job.ready = True
+        self._ready_count += 1
+        if on_position is not None:
+            job.teller = PlaceTeller(on_position, name=f"queue-place-{job.seq}")
             self._listening += 1
-        # Only the new job itself can have become the front, and it looks by itself.
+        if self._waiting[job.member][0] is job:
+            self._push_front(job.member)
+        # Only the new job itself can have become the front, and it looks by itself; but
+        # when it was its member's first, the member's later jobs may have a new place.
         self._changed(wake_front=False)
 
     def _start(self, job: _Job) -> None:
@@ -250,7 +334,10 @@ class FairQueue:
         self._remove(job)
         self._changed()
 
-    def _finish(self, member: str) -> None:
+    def _finish(self, member: str, seconds: float) -> None:
+        self._typical_run = (
+            seconds if self._typical_run is None else 0.8 * self._typical_run + 0.2 * seconds
+        )
         self._running[member] -= 1
         self._running_count -= 1
         if not self._running[member]:
@@ -264,7 +351,11 @@ class FairQueue:
         jobs.remove(job)
         job.queued = False
         self._waiting_count -= 1
-        if job.on_position is not None:
+        self._waiting_images -= job.images
+        if job.ready:
+            self._ready_count -= 1
+        if job.teller is not None:
+            job.teller.close()
             self._listening -= 1
         if not jobs:
             del self._waiting[job.member]
@@ -291,9 +382,9 @@ class FairQueue:
         return 0 if self._held_back else max(0, self.max_concurrent - self._running_count)
 
     def _push_front(self, member: str) -> None:
-        """Rank the member by its first waiting job (after it changed), if it has one."""
+        """Rank the member by its first waiting job (after it changed), if it is ready."""
         jobs = self._waiting.get(member)
-        if jobs:
+        if jobs and jobs[0].ready:
             heapq.heappush(self._fronts, self._rank(member, jobs))
 
     def _rank(self, member: str, jobs: deque[_Job]) -> tuple[int, int, str]:
@@ -306,21 +397,27 @@ class FairQueue:
         while fronts:
             member = fronts[0][2]
             jobs = self._waiting.get(member)
-            if jobs and self._rank(member, jobs) == fronts[0]:
+            if jobs and jobs[0].ready and self._rank(member, jobs) == fronts[0]:
                 return jobs[0]
             heapq.heappop(fronts)
         return None
 
-    def _service_order(self, *, limit: int | None = None) -> list[_Job]:
-        """The order in which the waiting jobs will go if nothing else changes (the first
-        `limit` of them when given)."""
-        if self._order is not None:
+    def _service_order(self, *, limit: int | None = None, unready: bool = False) -> list[_Job]:
+        """The order in which the ready jobs will go if nothing else changes (the first
+        `limit` of them when given). A member's jobs after one not ready yet wait for it;
+        with `unready`, as if every job were ready (for what a new job will find)."""
+        if self._order is not None and not unready:
             return self._order if limit is None else self._order[:limit]
-        heap = [self._rank(member, jobs) for member, jobs in self._waiting.items()]
+        heap = [
+            self._rank(member, jobs)
+            for member, jobs in self._waiting.items()
+            if unready or jobs[0].ready
+        ]
         heapq.heapify(heap)
         taken = dict.fromkeys(self._waiting, 0)
         served = self._served
-        wanted = self._waiting_count if limit is None else min(limit, self._waiting_count)
+        total = self._waiting_count if unready else self._ready_count
+        wanted = total if limit is None else min(limit, total)
         order: list[_Job] = []
         while heap and len(order) < wanted:
             _, _, member = heapq.heappop(heap)
@@ -328,9 +425,9 @@ class FairQueue:
             order.append(jobs[taken[member]])
             taken[member] += 1
             served += 1
-            if taken[member] < len(jobs):
+            if taken[member] < len(jobs) and (unready or jobs[taken[member]].ready):
                 heapq.heappush(heap, (served, jobs[taken[member]].seq, member))
-        if limit is None:
+        if limit is None and not unready:
             self._order = order
         return order
 
@@ -341,8 +438,8 @@ class FairQueue:
         if not self._listening:
             return
         free = self._free_places()
-        if self._waiting_count <= free:
-            return  # every job waiting is about to go: nobody is told a place
+        if self._ready_count <= free:
+            return  # every job in line is about to go: nobody is told a place
         loop = asyncio.get_running_loop()
         now = loop.time()
         if now < self._next_pass:
@@ -356,17 +453,16 @@ class FairQueue:
         self._tokens_at = now
         order = self._service_order()
         due = [
-            (job.wanted_at, place, job)
+            (job.teller.wanted_at, place, job.teller)
             for place, job in enumerate(order[free:], start=free + 1)
-            if job.on_position is not None and job.wanted != place
+            if job.teller is not None and job.teller.wanted != place
         ]
         if not due:
             return
         due.sort(key=lambda item: (item[0], item[1]))
         count = min(len(due), int(self._tokens))
-        for _, place, job in due[:count]:
-            job.wanted, job.wanted_at = place, now
-            self._tell(job)
+        for _, place, teller in due[:count]:
+            teller.tell(place, now)
         self._tokens -= count
         if count < len(due):
             self._tell_places_at(now + (1.0 - self._tokens) / self._reports_per_second)
@@ -378,56 +474,3 @@ class FairQueue:
     def _timed_pass(self) -> None:
         self._pass_timer = None
         self._tell_places()
-
-    def _tell(self, job: _Job) -> None:
-        if job.told is None:
-            job.told = asyncio.Event()
-            job.reporter = asyncio.create_task(
-                self._show_places(job), name=f"queue-place-{job.seq}"
-            )
-        job.told.set()
-
-    async def _show_places(self, job: _Job) -> None:
-        """The job's reporter: shows the latest place handed to it, one edit at a time."""
-        assert job.told is not None
-        assert job.on_position is not None
-        while job.queued:
-            await job.told.wait()
-            job.told.clear()
-            place = job.wanted
-            if not job.queued or place is None or place == job.shown:
-                continue
-            job.showing = True
-            try:
-                await _report(job.on_position, place)
-            finally:
-                job.showing = False
-            job.shown = place
-
-    async def _told_so_far(self, job: _Job) -> None:
-        """Once the job's turn came: let an edit in progress finish (so that whatever the
-        caller shows next comes after it), and tell nothing more."""
-        reporter = job.reporter
-        if reporter is None:
-            return
-        job.reporter = None
-        if not job.showing:
-            reporter.cancel()
-        try:
-            await asyncio.wait((reporter,))
-        except BaseException:
-            reporter.cancel()
-            raise
-
-    def _stop_telling(self, job: _Job) -> None:
-        reporter, job.reporter = job.reporter, None
-        if reporter is not None:
-            reporter.cancel()
-
-
-async def _report(on_position: PositionCallback, position: int) -> None:
-    try:
-        await on_position(position)
-    except Exception:
-        # A failed message edit must not cost the member their place.
-        log.warning("Could not report queue position %d", position, exc_info=True)
