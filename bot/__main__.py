@@ -76,7 +76,15 @@ def settings_from_environment() -> Settings | None:
     except ConfigError as exc:
         print(exc.report(), file=sys.stderr)
         return None
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level,
+        (
+            settings.discord_token,
+            settings.openai_api_key,
+            settings.moderation_api_key,
+            settings.user_id_salt,
+        ),
+    )
     return settings
 
 

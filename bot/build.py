@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.front.parts import Parts
 from bot.identity import MemberIds, load_or_create_salt
 from bot.images.client import ImagesClient
-from bot.limits import Limiter, open_store
+from bot.limits import Limiter, open_store, queue_capacity
 from bot.moderation import ModerationClient, open_server_settings
 from bot.moderation.client import DEFAULT_RETRY as MODERATION_RETRY
 from bot.moderation.client import DEFAULT_TIMEOUT as MODERATION_TIMEOUT
@@ -33,6 +33,9 @@ def build(settings: Settings, session: aiohttp.ClientSession) -> Parts:
         max_concurrent=settings.max_concurrent_requests,
         max_waiting=settings.queue_max,
         max_waiting_per_member=settings.queue_max_per_member,
+        max_waiting_images=queue_capacity(
+            settings.images_per_minute, job_seconds=settings.request_timeout
+        ),
     )
     images = images_client(session, settings)
     # A 429 that is not about quota pauses the shared budget, holding back other processes too.

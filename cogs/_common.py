@@ -26,7 +26,7 @@ from bot.front.delivery import deliver
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
-from bot.limits import PositionCallback
+from bot.limits import PositionCallback, queue_place
 from bot.moderation.events import Generated
 from bot.service import Job, Member, Upload, Variation
 from cogs.modlog import result_view
@@ -212,6 +212,8 @@ async def start_job(
     terms), reserve their images, then defer: a refusal is private and immediate, costs
     nothing, and nothing slow happens before Discord hears back within its 3 seconds. Then
     let the other commands that arrived meanwhile defer before this one goes on."""
+    # Before anything awaits: the member's requests keep the order they arrived in.
+    bot.limiter.arrived()
     settings = await bot.service.admit(member, prompt)
     held = await bot.service.reserve(member, images, settings)
     try:
@@ -220,7 +222,7 @@ async def start_job(
     except BaseException:
         await held.refund()
         raise
-    return Job(member, held, on_position=position_reporter(interaction))
+    return Job(member, held, on_position=position_reporter(bot, interaction))
 
 
 async def run_job(
@@ -250,17 +252,16 @@ async def run_job(
     )
 
 
-def position_reporter(interaction: discord.Interaction) -> PositionCallback:
-    """Shows a queued job's place in line in its deferred message, as it moves."""
+def position_reporter(bot: ImagineBot, interaction: discord.Interaction) -> PositionCallback:
+    """Shows a queued job's place in line, and when it should start, in its deferred
+    message, as it moves."""
 
     async def show(position: int) -> None:
         if position == 0:
             text = "It's your turn: making your images now…"
         else:
-            text = (
-                f"The bot is busy, so your request is queued: you're number {position} in line. "
-                "It will start by itself."
-            )
+            wait = bot.limiter.estimated_wait(position)
+            text = queue_place(position, starts_at=time.time() + wait)
         try:
             await interaction.edit_original_response(content=text)
         except discord.HTTPException:

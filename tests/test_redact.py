@@ -109,7 +109,6 @@ def test_the_redactor_shows_no_secret_itself() -> None:
     assert SALT not in repr(Redactor([SALT]))
 
 
-@pytest.mark.xfail(strict=True, reason="wired after the wave-1 merge: configure_logging")
 def test_logging_as_the_bot_configures_it_hides_the_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import bot.config.table as t
+from bot import redact
 from bot.config.reader import ConfigError, Reader, Setting
 from bot.images.profiles import (
     FAMILIES,
@@ -29,6 +30,7 @@ from bot.images.profiles import (
     build_profile,
     infer_family,
 )
+from bot.limits.limiter import queue_capacity
 from bot.limits.policy import LimitPolicy, RolePolicies
 from bot.secrets import Secret
 
@@ -111,8 +113,13 @@ class Settings:
         declared = {
             field.name: reader.read(field.metadata[_SETTING])
             for field in dataclasses.fields(cls)
-            if _SETTING in field.metadata
+            if _SETTING in field.metadata and field.name != "queue_max"
         }
+        # By default, as many requests as the budget starts within Discord's 15 minutes.
+        capacity = queue_capacity(
+            declared["images_per_minute"], job_seconds=declared["request_timeout"]
+        )
+        declared["queue_max"] = reader.read(t.QUEUE_MAX, default=capacity)
         settings = cls(
             discord_token=token,
             openai_api_key=api_key,
@@ -202,8 +209,10 @@ def _moderation(
     return enabled, url, key
 
 
-def configure_logging(level: str) -> None:
-    """Set up logging once, for the whole process."""
+def configure_logging(level: str, secrets: Iterable[Secret | None] = ()) -> None:
+    """Set up logging once, for the whole process, hiding tokens, keys and `secrets`."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s", force=True
     )
+    # At DEBUG discord.py logs whole payloads: interaction tokens, webhook URLs, the token.
+    redact.install(secret.reveal() for secret in secrets if secret)

@@ -15,6 +15,7 @@ from typing import Any
 import bot.config.parsers as p
 from bot.config.reader import Setting
 from bot.images.profiles import FAMILIES, Family, ResponseFormat
+from bot.limits.limiter import queue_capacity
 from bot.limits.policy import LimitPolicy
 from bot.moderation.client import DEFAULT_MODEL as DEFAULT_MODERATION_MODEL
 from bot.secrets import Secret
@@ -143,8 +144,12 @@ MAX_CONCURRENT_REQUESTS = Setting(
     "Images API calls at the same time (per process)",
 )
 QUEUE_MAX = Setting(
-    "QUEUE_MAX", LIMITS, 20, p.positive_int, WHOLE_NUMBER,
+    "QUEUE_MAX", LIMITS,
+    queue_capacity(IMAGES_PER_MINUTE.default, job_seconds=IMAGES_TIMEOUT_SECONDS.default),
+    p.positive_int, WHOLE_NUMBER,
     "requests that may wait their turn (served round-robin across members), all together",
+    shown="what `IMAGES_PER_MINUTE` starts in Discord's 15 minutes less `IMAGES_TIMEOUT_SECONDS`"
+    " (600)",
 )
 QUEUE_MAX_PER_MEMBER = Setting(
     "QUEUE_MAX_PER_MEMBER", LIMITS, 3, p.positive_int, WHOLE_NUMBER,
@@ -223,7 +228,8 @@ DATA_DIR = Setting(
 LOG_LEVEL = Setting(
     "LOG_LEVEL", RUNNING, "INFO", p.one_of(LOG_LEVELS, str.upper),
     "one of " + ", ".join(LOG_LEVELS),
-    "logging level: " + ", ".join(LOG_LEVELS),
+    "logging level: " + ", ".join(LOG_LEVELS) + "; DEBUG logs whole Discord payloads, prompts "
+    "included (tokens and keys are redacted)",
 )
 EVENT_LOOP = Setting(
     "EVENT_LOOP", RUNNING, "uvloop", p.one_of(EVENT_LOOPS, str.lower),

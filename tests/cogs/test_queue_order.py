@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-import pytest
-
 from bot.limits import DEFAULT_IMAGES_PER_MINUTE, queue_capacity
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeMember
@@ -47,13 +45,6 @@ async def test_one_members_burst_starts_in_the_order_it_was_sent(
     ]
 
 
-# Not strict: without the wiring it fails most runs, not all (a command that finds the
-# server's settings cached overtakes one still reading them, before either is checked).
-@pytest.mark.xfail(
-    strict=False,
-    reason="wired after the wave-1 merge: cogs/_common.start_job must call "
-    "bot.limiter.arrived() before it awaits anything",
-)
 async def test_a_burst_keeps_each_members_order_and_takes_turns_across_members(
     start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
 ) -> None:
@@ -124,9 +115,6 @@ async def test_a_communitys_first_burst_is_queued_not_refused(
         assert len(queued) >= 150
 
 
-@pytest.mark.xfail(
-    strict=True, reason="wired after the wave-1 merge: position_reporter shows the wait"
-)
 async def test_a_queued_member_sees_an_estimated_start(
     start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
 ) -> None:
@@ -140,7 +128,6 @@ async def test_a_queued_member_sees_an_estimated_start(
         await asyncio.gather(delivered(running), delivered(waiting))
 
 
-@pytest.mark.xfail(strict=True, reason="wired after the wave-1 merge: QUEUE_MAX's default")
 async def test_the_default_queue_holds_a_communitys_first_burst(
     start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
 ) -> None:

@@ -15,7 +15,7 @@ from bot.limits import (
     queue_capacity,
     queue_place,
 )
-from bot.limits.store_memory import MemoryStore
+from bot.limits.store.memory import MemoryStore
 from tests.conftest import eventually
 from tests.limits.conftest import FakeClock
 

@@ -24,7 +24,7 @@ def test_defaults() -> None:
     assert dict(policies.overrides) == {}
     assert policies.exempt_roles == frozenset()
     assert (s.images_per_minute, s.max_concurrent_requests) == (50, 4)
-    assert (s.queue_max, s.queue_max_per_member) == (20, 3)
+    assert (s.queue_max, s.queue_max_per_member) == (600, 3)
     assert s.state_url == "sqlite:///data/bot.db"
     store = open_store(s.state_url)
     assert isinstance(store, SqliteStore)
