@@ -166,7 +166,7 @@ class ImageCommandCog(commands.Cog):
 # Discord's option types (DISCORD-LIMITS.md section 1) and the JSON each must carry.
 _STRING, _INTEGER, _ATTACHMENT = 3, 4, 11
 _INT53 = 2**53 - 1
-_KINDS = {_STRING: "text", _INTEGER: "a whole number", _ATTACHMENT: "a file"}
+_KINDS = {_STRING: "text", _INTEGER: "a whole number", _ATTACHMENT: "a file uploaded with it"}
 
 
 def _check_payload(
@@ -184,8 +184,9 @@ def _check_payload(
 
 def payload_problems(command: app_commands.Command[Any, ..., None], data: Any) -> list[str]:
     """What is wrong with the options of an interaction's raw `data` for `command`: each
-    option's type, JSON value and range as declared, attachments present in `resolved`, and
-    required options present. Empty when the payload is sound."""
+    option's declared type and its JSON value's type, attachments present in `resolved`, and
+    required options present. Empty when the payload is sound. Ranges, lengths and choices
+    are left to bot.validation, which knows the model and says how to fix them."""
     data = data if isinstance(data, Mapping) else {}
     options = data.get("options")
     options = options if isinstance(options, list) else []
@@ -219,30 +220,16 @@ def _sound_option(
     if kind == _ATTACHMENT:
         return isinstance(value, str) and isinstance(attachments.get(value), Mapping)
     if kind == _STRING:
-        measured = len(value) if isinstance(value, str) else None
-    elif kind == _INTEGER:
+        return isinstance(value, str)
+    if kind == _INTEGER:
         # bool is an int to Python, and JSON's true must not count as 1 image.
-        plain = isinstance(value, int) and not isinstance(value, bool)
-        measured = value if isinstance(value, int) and plain and abs(value) <= _INT53 else None
-    else:
-        return False
-    if measured is None:
-        return False
-    low, high = param.min_value, param.max_value
-    return (low is None or measured >= low) and (high is None or measured <= high)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _INT53
+    return False
 
 
 def _option_problem(param: app_commands.Parameter) -> str:
     """The member-facing words for an option that arrived broken."""
-    kind = param.type.value
-    what = _KINDS.get(kind, "a value")
-    low, high = param.min_value, param.max_value
-    if kind == _INTEGER and low is not None and high is not None:
-        what = f"a whole number from {low:g} to {high:g}"
-    elif kind == _STRING and high is not None:
-        what = f"text of at most {high:g} characters"
-    elif kind == _ATTACHMENT:
-        what = "a file uploaded with the command"
+    what = _KINDS.get(param.type.value, "a value")
     return _resent(f"The option {param.name} must be {what}, and it didn't arrive that way.")
 
 
