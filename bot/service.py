@@ -132,17 +132,15 @@ class ImageService:
         self._room_wait = min(_ROOM_WAIT_MAX, settings.request_timeout / 3)
 
     def check_upload(self, upload: Upload) -> None:
-        """The cheap checks on an attachment, from what Discord says of it (before deferring)."""
+        """The cheap checks on an attachment, from what Discord says of it (before deferring).
+
+        Only the declared size counts here: the declared type and the file name are hints that
+        a client sets as it likes, so a picture is judged by its bytes once downloaded."""
         problems = []
         if upload.size > self.limits.max_bytes:
             problems.append(
                 f"Your {upload.what} is {_size_text(upload.size)}; the most I accept is "
                 f"{_size_text(self.limits.max_bytes)}. Upload a smaller file."
-            )
-        if upload.content_type and not upload.content_type.startswith("image/"):
-            problems.append(
-                f"Your {upload.what} ({upload.filename}) doesn't look like an image. "
-                "Upload a PNG, JPEG or WebP picture."
             )
         if problems:
             raise InvalidInput(problems)
