@@ -231,7 +231,9 @@ MAX_RESULT_BYTES = Setting(
 
 DATA_DIR = Setting(
     "DATA_DIR", RUNNING, Path("data"), Path, "a folder path",
-    "where the bot keeps its state: the salt, the database, undelivered images",
+    "where the bot keeps its state: the salt, the database, undelivered images; what it "
+    "creates there is private (folders 0700, files 0600; `chmod -R go= data` tightens an "
+    "older folder)",
 )
 LOG_LEVEL = Setting(
     "LOG_LEVEL", RUNNING, "INFO", p.one_of(LOG_LEVELS, str.upper),
