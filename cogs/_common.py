@@ -164,9 +164,15 @@ class ImageCommandCog(commands.Cog):
 
 
 # Discord's option types (DISCORD-LIMITS.md section 1) and the JSON each must carry.
-_STRING, _INTEGER, _ATTACHMENT = 3, 4, 11
+_STRING, _INTEGER, _BOOLEAN, _NUMBER, _ATTACHMENT = 3, 4, 5, 10, 11
 _INT53 = 2**53 - 1
-_KINDS = {_STRING: "text", _INTEGER: "a whole number", _ATTACHMENT: "a file uploaded with it"}
+_KINDS = {
+    _STRING: "text",
+    _INTEGER: "a whole number",
+    _BOOLEAN: "true or false",
+    _NUMBER: "a number",
+    _ATTACHMENT: "a file uploaded with it",
+}
 
 
 def _check_payload(
@@ -219,12 +225,15 @@ def _sound_option(
         return False
     if kind == _ATTACHMENT:
         return isinstance(value, str) and isinstance(attachments.get(value), Mapping)
-    if kind == _STRING:
-        return isinstance(value, str)
     if kind == _INTEGER:
         # bool is an int to Python, and JSON's true must not count as 1 image.
         return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _INT53
-    return False
+    if kind == _NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == _BOOLEAN:
+        return isinstance(value, bool)
+    # Text, and the snowflake ids of users, channels, roles and mentionables.
+    return isinstance(value, str)
 
 
 def _option_problem(param: app_commands.Parameter) -> str:

@@ -82,3 +82,20 @@ async def test_a_sound_raw_payload_still_makes_images(
     assert len(seen.files) == 2
     [request] = fake_api.requests
     assert request.fields["n"] == "2"
+
+
+async def test_an_edit_mask_sent_as_text_is_refused(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    image = fake_discord.add_attachment(picture(256, 256), "me.png")
+    async with start_bot(IMAGE_MODEL="gpt-image-2"):
+        options = [
+            {"name": "image", "type": 11, "value": image["id"]},
+            {"name": "mask", "type": 3, "value": "https://example.invalid/mask.png"},
+            {"name": "prompt", "type": 3, "value": "a hat"},
+        ]
+        interaction = await fake_discord.invoke("edit", options, attachments=[image])
+        text = await refused_at_once(interaction)
+    assert "mask" in text
+    assert fake_discord.attachment(image["id"]).downloads == 0
+    assert fake_api.requests == []

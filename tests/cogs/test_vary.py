@@ -108,3 +108,4 @@ async def test_a_picture_is_judged_by_its_bytes_not_its_declared_type_or_name(
             seen = await result(interaction)
             assert len(seen.files) == 1
     assert len(fake_api.requests) == 2
+    assert not fake_api.violations
