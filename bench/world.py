@@ -213,6 +213,8 @@ def bot_env(
             "DATA_DIR": str(data_dir),
             "USER_ID_SALT": "a-bench-salt-that-is-long-enough",
             "SHUTDOWN_GRACE_SECONDS": "10",
+            # The fake CDN stands in for Discord's: plain http on 127.0.0.1.
+            "EXTRA_ATTACHMENT_ORIGINS": discord.cdn_base,
             "BENCH_DISCORD_API": discord.api_base,
             "BENCH_DISCORD_GATEWAY": discord.gateway_url,
             "BENCH_DISCORD_CDN": discord.cdn_base,

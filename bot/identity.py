@@ -13,6 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
+from bot.private import make_private_dir
+
 log = logging.getLogger(__name__)
 
 SALT_FILE = "user-id-salt"
@@ -44,7 +46,7 @@ def load_or_create_salt(data_dir: Path) -> bytes:
         return bytes.fromhex(path.read_text().strip())
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     salt = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as file:

@@ -18,7 +18,14 @@ import aiohttp
 
 from bot import imaging
 from bot.config import Settings
-from bot.downloads import DownloadError, DownloadTooLarge, download
+from bot.downloads import (
+    DISCORD_CDN_ORIGINS,
+    DownloadError,
+    DownloadRefused,
+    DownloadTooLarge,
+    check_origin,
+    download,
+)
 from bot.errors import InvalidInput, UserFacingError
 from bot.images.client import ImagesClient
 from bot.images.errors import ContentPolicyViolation
@@ -99,6 +106,16 @@ class Variation:
     note: str | None
 
 
+def _not_from_discord(upload: Upload, refused: DownloadRefused) -> str:
+    """Logs where a refused attachment pointed (its origin only: the rest of the URL is the
+    member's), and says what the member can do."""
+    log.warning("refused a %s attachment from %s", upload.what, refused.origin or "no http(s) URL")
+    return (
+        f"Your {upload.what} doesn't come from Discord, and I only download files uploaded to "
+        "Discord. Attach the picture to the command itself and try again."
+    )
+
+
 def _size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
@@ -128,22 +145,25 @@ class ImageService:
         self.limits = imaging.Limits(
             max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels
         )
+        self.attachment_origins = DISCORD_CDN_ORIGINS | settings.extra_attachment_origins
         self.images_in_memory = ImageRoom(IMAGES_IN_MEMORY)
         self._room_wait = min(_ROOM_WAIT_MAX, settings.request_timeout / 3)
 
     def check_upload(self, upload: Upload) -> None:
-        """The cheap checks on an attachment, from what Discord says of it (before deferring)."""
+        """The cheap checks on an attachment, from what Discord says of it (before deferring).
+
+        Only the declared size counts here: the declared type and the file name are hints that
+        a client sets as it likes, so a picture is judged by its bytes once downloaded."""
         problems = []
         if upload.size > self.limits.max_bytes:
             problems.append(
                 f"Your {upload.what} is {_size_text(upload.size)}; the most I accept is "
                 f"{_size_text(self.limits.max_bytes)}. Upload a smaller file."
             )
-        if upload.content_type and not upload.content_type.startswith("image/"):
-            problems.append(
-                f"Your {upload.what} ({upload.filename}) doesn't look like an image. "
-                "Upload a PNG, JPEG or WebP picture."
-            )
+        try:
+            check_origin(upload.url, self.attachment_origins)
+        except DownloadRefused as exc:
+            problems.append(_not_from_discord(upload, exc))
         if problems:
             raise InvalidInput(problems)
 
@@ -151,8 +171,14 @@ class ImageService:
         """Download an attachment, refusing more than the byte cap while streaming."""
         try:
             return await download(
-                self.session, upload.url, max_bytes=self.limits.max_bytes, timeout=_DOWNLOAD_TIMEOUT
+                self.session,
+                upload.url,
+                max_bytes=self.limits.max_bytes,
+                timeout=_DOWNLOAD_TIMEOUT,
+                origins=self.attachment_origins,
             )
+        except DownloadRefused as exc:
+            raise InvalidInput([_not_from_discord(upload, exc)]) from exc
         except DownloadTooLarge as exc:
             raise InvalidInput(
                 [

@@ -163,6 +163,92 @@ class ImageCommandCog(commands.Cog):
         self.bot.tree.remove_command(self.command.name)
 
 
+# Discord's option types (DISCORD-LIMITS.md section 1) and the JSON each must carry.
+_STRING, _INTEGER, _BOOLEAN, _NUMBER, _ATTACHMENT = 3, 4, 5, 10, 11
+_INT53 = 2**53 - 1
+_KINDS = {
+    _STRING: "text",
+    _INTEGER: "a whole number",
+    _BOOLEAN: "true or false",
+    _NUMBER: "a number",
+    _ATTACHMENT: "a file uploaded with it",
+}
+
+
+def _check_payload(
+    command: app_commands.Command[Any, ..., None], interaction: discord.Interaction
+) -> bool:
+    """Refuse a payload whose options break what the command declares, before anything reads
+    them: discord.py does not re-check what arrives, so a hand-made payload could otherwise
+    reach the API (n=2.5 was charged as 2.5) or fail with a traceback."""
+    problems = payload_problems(command, interaction.data)
+    if problems:
+        # Raised as the command's own error so the tree answers it like any member error.
+        raise app_commands.CommandInvokeError(command, InvalidInput(problems))
+    return True
+
+
+def payload_problems(command: app_commands.Command[Any, ..., None], data: Any) -> list[str]:
+    """What is wrong with the options of an interaction's raw `data` for `command`: each
+    option's declared type and its JSON value's type, attachments present in `resolved`, and
+    required options present. Empty when the payload is sound. Ranges, lengths and choices
+    are left to bot.validation, which knows the model and says how to fix them."""
+    data = data if isinstance(data, Mapping) else {}
+    options = data.get("options")
+    options = options if isinstance(options, list) else []
+    resolved = data.get("resolved")
+    attachments = resolved.get("attachments") if isinstance(resolved, Mapping) else None
+    attachments = attachments if isinstance(attachments, Mapping) else {}
+    declared = {param.name: param for param in command.parameters}
+    problems: list[str] = []
+    seen: set[str] = set()
+    for option in options:
+        name = option.get("name") if isinstance(option, Mapping) else None
+        param = declared.get(name) if isinstance(name, str) else None
+        if param is None or name in seen:
+            problems.append(_resent("Discord sent an option this command doesn't have."))
+            continue
+        seen.add(param.name)
+        if not _sound_option(param, option, attachments):
+            problems.append(_option_problem(param))
+    missing = [p.name for p in command.parameters if p.required and p.name not in seen]
+    problems += [_resent(f"The required option {name} was missing.") for name in missing]
+    return problems
+
+
+def _sound_option(
+    param: app_commands.Parameter, option: Mapping[str, Any], attachments: Mapping[str, Any]
+) -> bool:
+    kind = param.type.value
+    value = option.get("value")
+    if option.get("type") != kind:
+        return False
+    if kind == _ATTACHMENT:
+        return isinstance(value, str) and isinstance(attachments.get(value), Mapping)
+    if kind == _INTEGER:
+        # bool is an int to Python, and JSON's true must not count as 1 image.
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _INT53
+    if kind == _NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == _BOOLEAN:
+        return isinstance(value, bool)
+    # Text, and the snowflake ids of users, channels, roles and mentionables.
+    return isinstance(value, str)
+
+
+def _option_problem(param: app_commands.Parameter) -> str:
+    """The member-facing words for an option that arrived broken."""
+    what = _KINDS.get(param.type.value, "a value")
+    return _resent(f"The option {param.name} must be {what}, and it didn't arrive that way.")
+
+
+def _resent(problem: str) -> str:
+    return (
+        f"{problem} Run the command again from Discord's command menu "
+        "(restart Discord if it keeps happening)."
+    )
+
+
 def _slash_command(
     name: str,
     description: str,
@@ -196,6 +282,7 @@ def _slash_command(
     slash: app_commands.Command[Any, ..., None] = app_commands.command(
         name=name, description=description
     )(with_choices)
+    slash.add_check(functools.partial(_check_payload, slash))
     app_commands.allowed_contexts(guilds=True, dms=allow_dms, private_channels=False)(slash)
     app_commands.allowed_installs(guilds=True, users=False)(slash)
     return slash

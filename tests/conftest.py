@@ -57,6 +57,8 @@ def settings_for(
         "IMAGES_MAX_ATTEMPTS": "2",
         "IMAGES_RETRY_DEADLINE_SECONDS": "20",
         "SHUTDOWN_GRACE_SECONDS": "10",
+        # The fake CDN stands in for Discord's: plain http on 127.0.0.1.
+        "EXTRA_ATTACHMENT_ORIGINS": fake_discord.cdn_base,
         **env,
     }
     return Settings.from_env(values)

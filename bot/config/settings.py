@@ -73,6 +73,7 @@ class Settings:
     event_loop: str = _declared(t.EVENT_LOOP)
     max_attachment_bytes: int = _declared(t.MAX_ATTACHMENT_BYTES)
     max_image_pixels: int = _declared(t.MAX_IMAGE_PIXELS)
+    extra_attachment_origins: frozenset[str] = _declared(t.EXTRA_ATTACHMENT_ORIGINS)
     max_result_bytes: int = _declared(t.MAX_RESULT_BYTES)
     shutdown_grace: float = _declared(t.SHUTDOWN_GRACE_SECONDS)
     allow_dms: bool = _declared(t.ALLOW_DMS)

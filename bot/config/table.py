@@ -14,6 +14,7 @@ from typing import Any
 
 import bot.config.parsers as p
 from bot.config.reader import Setting
+from bot.downloads import parse_origins
 from bot.images.profiles import FAMILIES, Family, ResponseFormat
 from bot.limits.limiter import queue_capacity
 from bot.limits.policy import LimitPolicy
@@ -216,6 +217,13 @@ MAX_IMAGE_PIXELS = Setting(
     "MAX_IMAGE_PIXELS", INPUTS, 40_000_000, p.positive_int, "a number of pixels",
     "the most pixels an uploaded picture may have (decompression-bomb guard)",
 )
+EXTRA_ATTACHMENT_ORIGINS = Setting(
+    "EXTRA_ATTACHMENT_ORIGINS", INPUTS, frozenset[str](), parse_origins,
+    "origins separated by commas, e.g. https://cdn.example.org",
+    "where attachments may also be downloaded from, besides Discord's CDN over HTTPS: "
+    "origins (scheme://host[:port], http:// too) of a self-hosted gateway, comma-separated",
+    shown="(none)",
+)
 MAX_RESULT_BYTES = Setting(
     "MAX_RESULT_BYTES", INPUTS, 50 * 1024 * 1024, p.positive_int, "a number of bytes",
     "the largest image (bytes) accepted from a URL result",
@@ -223,7 +231,9 @@ MAX_RESULT_BYTES = Setting(
 
 DATA_DIR = Setting(
     "DATA_DIR", RUNNING, Path("data"), Path, "a folder path",
-    "where the bot keeps its state: the salt, the database, undelivered images",
+    "where the bot keeps its state: the salt, the database, undelivered images; what it "
+    "creates there is private (folders 0700, files 0600; `chmod -R go= data` tightens an "
+    "older folder)",
 )
 LOG_LEVEL = Setting(
     "LOG_LEVEL", RUNNING, "INFO", p.one_of(LOG_LEVELS, str.upper),

@@ -9,6 +9,7 @@ from pathlib import Path
 import discord
 
 from bot.front.files import ImageFile
+from bot.private import write_private
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,7 @@ async def save_rest(
 
 
 def _save(groups: list[list[ImageFile]], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     for group in groups:
         for image in group:
-            (folder / image.filename).write_bytes(image.data)
+            write_private(folder / image.filename, image.data)
     return folder

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import sqlite3
 import weakref
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.private import create_private_file
 from bot.resource import OnShared, Shared
 from bot.state.schema import in_transaction, migrate
 
@@ -74,7 +74,7 @@ class SqliteDatabase(Shared):
     def _connect_here(self) -> sqlite3.Connection:
         """On the file's thread: create the file, connect, apply the migrations."""
         if str(self.path) != ":memory:":
-            _create_private(self.path)
+            create_private_file(self.path)
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
             db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
@@ -187,12 +187,3 @@ def _run_batch(
         loop.call_soon_threadsafe(settle, futures, outcomes)
     except RuntimeError:
         log.debug("The event loop closed before the database's answers reached it")
-
-
-def _create_private(path: Path) -> None:
-    """The missing folders (0700) and the file (0600), before SQLite would make them 0644."""
-    for folder in reversed([*path.parents]):
-        if not folder.exists():
-            folder.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)

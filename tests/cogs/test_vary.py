@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from bot.service import VARIATION_PROMPT
-from tests.cogs.support import picture, private_reply, refused_at_once, result, size_of
+from tests.cogs.support import picture, private_reply, result, size_of
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.images_api import FakeImagesAPI
@@ -72,15 +72,15 @@ async def test_a_non_square_picture_is_refused_for_dall_e_2(
     assert fake_api.requests == []
 
 
-async def test_a_non_image_is_refused_at_once(
+async def test_a_non_image_is_refused_once_its_bytes_are_read(
     start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
 ) -> None:
+    # The declared type is a hint only (issue 10): the bytes decide, and these are no picture.
     clip = fake_discord.add_attachment(b"\0\0\0\x18ftypmp42", "clip.mp4", "video/mp4")
     async with start_bot(IMAGE_MODEL="dall-e-2"):
         interaction = await fake_discord.invoke("vary", {"image": clip})
-        text = await refused_at_once(interaction)
-    assert "clip.mp4" in text
-    assert fake_discord.attachment(clip["id"]).downloads == 0
+        text = await private_reply(interaction)
+    assert "isn't a picture I can read" in text
     assert fake_api.requests == []
 
 
@@ -94,3 +94,18 @@ async def test_an_attachment_gone_from_the_cdn_gets_a_clear_message(
         text = await private_reply(interaction)
     assert "couldn't download your image" in text
     assert fake_api.requests == []
+
+
+async def test_a_picture_is_judged_by_its_bytes_not_its_declared_type_or_name(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    # The declared type and the name are hints: a real PNG passes whatever they say.
+    as_text = fake_discord.add_attachment(picture(256, 256), "me.png", "text/plain")
+    unnamed = fake_discord.add_attachment(picture(256, 256), "photo", "application/octet-stream")
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        for image in (as_text, unnamed):
+            interaction = await fake_discord.invoke("vary", {"image": image})
+            seen = await result(interaction)
+            assert len(seen.files) == 1
+    assert len(fake_api.requests) == 2
+    assert not fake_api.violations
