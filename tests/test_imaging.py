@@ -846,3 +846,17 @@ def test_a_png_is_compressed_harder_before_it_is_made_smaller() -> None:
 
     assert (prepared.image.width, prepared.image.height) == (512, 512)
     assert len(prepared.image.data) < rule.max_bytes
+
+
+def test_the_default_pixel_cap_refuses_what_no_model_needs() -> None:
+    # A 6300x6300 palette PNG of a few KB held ~380 MiB once prepared; the default cap now
+    # stops at 5000x5000, which a 24-megapixel camera's photo fits.
+    limits = attachment_limits(Settings(discord_token=Secret("x" * 20), openai_api_key=None))
+    photo = png_claiming(6_000, 4_000)
+
+    assert imaging.preparation_cost(photo, None, GPT, "edit", limits) > 1
+    with pytest.raises(InvalidInput) as error:
+        imaging.prepare_variation(png_claiming(6_300, 6_300), DALLE2, limits)
+    (problem,) = problems_of(error)
+    assert "6,300 × 6,300 pixels" in problem
+    assert "25,000,000 pixels" in problem
