@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import platform
 import threading
 
 import pytest
 
-from bot.memory import MemoryBudget, result_bytes
+from bot.memory import MemoryBudget, release_freed_blocks, result_bytes
 from tests.conftest import eventually
 
 
@@ -192,3 +193,8 @@ def test_results_are_counted_in_bytes_by_their_size() -> None:
     assert result_bytes(10, "1024x1024") == 10 * one
     assert result_bytes(1, "256x256") == one // 16
     assert result_bytes(1, "auto") == result_bytes(1, None) == result_bytes(1, "1536x1024")
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_freed_blocks_are_given_back_to_the_system_on_glibc() -> None:
+    assert release_freed_blocks()
