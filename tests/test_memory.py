@@ -9,7 +9,9 @@ import threading
 import pytest
 
 from bot.memory import MemoryBudget, release_freed_blocks, result_bytes
-from tests.conftest import eventually
+from tests.cogs.support import picture, private_reply, result
+from tests.conftest import StartBot, eventually
+from tests.fakes.discord import FakeDiscord
 
 
 class Job:
@@ -198,3 +200,29 @@ def test_results_are_counted_in_bytes_by_their_size() -> None:
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
 def test_freed_blocks_are_given_back_to_the_system_on_glibc() -> None:
     assert release_freed_blocks()
+
+
+# --- through the bot ---------------------------------------------------------------------------
+
+
+async def test_the_bot_reserves_decodes_and_gives_everything_back(
+    start_bot: StartBot, fake_discord: FakeDiscord
+) -> None:
+    big = fake_discord.add_attachment(picture(2_500, 2_500), "big.png")
+    broken = fake_discord.add_attachment(picture(2_500, 2_500)[:5_000], "broken.png")
+    async with start_bot(IMAGE_MODEL="dall-e-2") as bot:
+        budget = bot.service.memory
+        served = await fake_discord.invoke("vary", {"image": big})
+        refused = await fake_discord.invoke("vary", {"image": broken})
+        assert len((await result(served)).files) == 1
+        assert "damaged" in await private_reply(refused)
+        await eventually(lambda: budget.free == budget.capacity)
+
+
+async def test_the_connection_pool_follows_the_setting_in_the_running_bot(
+    start_bot: StartBot,
+) -> None:
+    async with start_bot(MAX_CONCURRENT_REQUESTS="300") as bot:
+        connector = bot.session.connector
+        assert connector is not None
+        assert connector.limit > 300  # aiohttp's default of 100 capped the calls
