@@ -17,6 +17,8 @@ DEFERRAL_P99_TARGET = 0.100  # with 500 interactions at once
 OVERHEAD_P50_TARGET = 0.030  # per job at n=4, 1024x1024
 PEAK_RSS_TARGET_MIB = 300.0  # 50 jobs of n=10 in flight
 LAG_P99_TARGET = 0.020  # throughout
+HOSTILE_RSS_TARGET_MIB = 400.0  # 16 near-cap pictures at once; the 300-member burst
+DRAIN_RATIO_TARGET = 1.6  # the 300-member burst's drain time / the upstream's time
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -63,6 +65,10 @@ def table(figures: dict[str, Any]) -> list[Row]:
     rows += lag_rows(lags)
     if "prepare" in figures:
         rows += prepare_rows(figures["prepare"])
+    if "nearcap" in figures:
+        rows += nearcap_rows(figures["nearcap"])
+    if "burst" in figures:
+        rows += burst_rows(figures["burst"])
     return rows
 
 
@@ -175,6 +181,45 @@ def prepare_rows(figure: dict[str, Any]) -> list[Row]:
             )
         )
     return rows
+
+
+def nearcap_rows(figure: dict[str, Any]) -> list[Row]:
+    """Peak RSS with 16 near-cap pictures, per model and command, with what members got."""
+    rows: list[Row] = []
+    for run in figure["runs"]:
+        outcomes = ", ".join(f"{count} {name}" for name, count in sorted(run["outcomes"].items()))
+        rows.append(
+            (
+                f"7 peak RSS, 16 near-cap pictures, /{run['command']} ({run['model']})",
+                f"{run['rss_peak_mib']:.0f} MiB (idle {run['rss_ready_mib']:.0f} MiB); {outcomes}",
+                f"< {HOSTILE_RSS_TARGET_MIB:.0f} MiB, none timed out",
+                judge(run["rss_peak_mib"], HOSTILE_RSS_TARGET_MIB)
+                if "timeout" not in run["outcomes"]
+                else "MISS",
+            )
+        )
+    return rows
+
+
+def burst_rows(figure: dict[str, Any]) -> list[Row]:
+    """The 300-member burst: drain time against the upstream's, and peak RSS."""
+    ratio = figure["drain_ratio"]
+    errors = f", {sum(figure['errors'].values())} failed" if figure["errors"] else ""
+    drained = "-" if ratio is None else f"{figure['drain_seconds']:.2f} s ({ratio:.2f}x)"
+    return [
+        (
+            f"8 burst of {figure['jobs']}, {figure['upstream_seconds']:.0f} s upstream: drain",
+            drained + errors,
+            f"< {DRAIN_RATIO_TARGET}x",
+            judge(ratio, DRAIN_RATIO_TARGET) if not errors else "MISS",
+        ),
+        (
+            f"8 burst of {figure['jobs']}: peak RSS",
+            f"{figure['rss_peak_mib']:.0f} MiB (idle {figure['rss_ready_mib']:.0f} MiB)",
+            f"< {HOSTILE_RSS_TARGET_MIB:.0f} MiB",
+            judge(figure["rss_peak_mib"], HOSTILE_RSS_TARGET_MIB),
+        ),
+    ]
 
 
 def render(rows: Sequence[tuple[str, str, str, str]]) -> str:

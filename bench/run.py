@@ -13,6 +13,9 @@ Scenarios (each starts fresh fakes and a fresh bot process):
   throughput  jobs per second with an instant Images API and every limit set high
   memory      the bot's peak RSS with 50 jobs of n=10 at 1024x1024 in flight
   prepare     bot.imaging.prepare_edit / prepare_variation (DALL-E 2 rules) on a 4 MB photo
+  nearcap     the bot's peak RSS with 16 pictures at the pixel cap at once, through /vary
+              (DALL-E 2) and /edit with a mask (GPT image), every job served or refused
+  burst       300 /imagine at once, 2 s upstream, realistic results: drain time and peak RSS
 The event loop's lag (how late a 10 ms sleep wakes up, inside the bot) is reported for every
 load of the first four.
 """
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{info['cpu_model']}, Python {info['python']}, commit {info['commit']}"
         + (" with uncommitted changes" if info["uncommitted_changes"] else "")
     )
-    needs_pngs = {"overhead", "throughput", "memory"} & set(only)
+    needs_pngs = {"overhead", "throughput", "memory", "burst"} & set(only)
     pngs = realistic_pngs() if needs_pngs else []
     ctx = Context(
         scale=scale, latency=args.latency, profile=args.profile, pngs=pngs, bot_env=extra_env

@@ -1,4 +1,5 @@
-"""The scenarios: deferral, overhead, throughput, memory and prepare, each returning figures."""
+"""The scenarios: deferral, overhead, throughput, memory and prepare, each returning figures
+(nearcap and burst are in `bench.hostile`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bench.context import (
     job_errors,
     world,
 )
+from bench.hostile import burst, nearcap
 from bench.stats import Window, spread
 from bench.world import BenchImagesAPI, Job, noisy_image, run_job
 
@@ -411,6 +413,8 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
         "overhead": overhead,
         "throughput": throughput,
         "memory": memory,
+        "nearcap": nearcap,
+        "burst": burst,
     }
     for name in SCENARIOS:
         if name not in only:

@@ -20,9 +20,10 @@ import aiohttp
 import discord
 from dotenv import load_dotenv
 
-from bot.build import build
+from bot.build import build, connector
 from bot.config import ConfigError, Settings, configure_logging
 from bot.front.client import ImagineBot
+from bot.memory import release_freed_blocks
 
 log = logging.getLogger("bot")
 
@@ -31,8 +32,9 @@ T = TypeVar("T")
 
 async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None = None) -> None:
     """Run the bot until it is closed or the process is asked to stop (SIGTERM, SIGINT)."""
+    release_freed_blocks()  # freed pictures leave the process (see bot.memory)
     timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector(settings)) as session:
         bot = ImagineBot(settings, session, build(settings, session))
         loop = asyncio.get_running_loop()
         log.info("starting on the %s event loop", type(loop).__module__.split(".")[0])

@@ -119,6 +119,16 @@ def _transport(
     )
 
 
+# Connections beside the Images API calls: attachment downloads and moderation checks.
+_SIDE_CONNECTIONS = 16
+
+
+def connector(settings: Settings) -> aiohttp.TCPConnector:
+    """The shared session's connection pool, sized from the settings: aiohttp's default of 100
+    would cap the Images API calls at 100 whatever `MAX_CONCURRENT_REQUESTS` allows."""
+    return aiohttp.TCPConnector(limit=settings.max_concurrent_requests + _SIDE_CONNECTIONS)
+
+
 def attachment_limits(settings: Settings) -> imaging.Limits:
     """What any attachment may weigh and hold: MAX_ATTACHMENT_BYTES and MAX_IMAGE_PIXELS."""
     return imaging.Limits(

@@ -1,22 +1,70 @@
-"""Keeping memory bounded: how many result images the bot holds at once, all jobs together.
+"""Keeping memory bounded: one byte budget for every picture the bot holds, all jobs together.
 
-A 1024x1024 result is ~2-3 MB as a PNG and a third more as base64, so fifty jobs of ten images
-answered at once would need gigabytes if every answer were read at once. A job takes room for
-its images when its answer arrives, before reading it, and keeps it until its task ends (its
-images posted, or it failed); until there is room, its answer waits unread in the socket.
+Two kinds of work draw on it. Decoding an attachment reserves the bytes its pixels will take
+(width x height x bands, from the header, before a pixel is decoded) and gives them back when
+the decode thread ends: a 6300x6300 palette PNG of 39 KB costs hundreds of MiB once decoded and
+converted, so sixteen at once would not fit in any small host. A job's result images take their
+share when the API's answer arrives, before it is read, and keep it until the job's task ends
+(its images posted, or it failed); until there is room, the answer waits unread in the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 from collections import deque
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 log = logging.getLogger(__name__)
 
+MiB = 1024 * 1024
+# Every picture in memory at once, decodes and results together: with the bot's own ~80 MiB,
+# under 400 MiB of resident memory. One near-cap decode may take all of it (and waits alone).
+BUDGET_BYTES = 256 * MiB
+# A result image while its answer is decoded and posted, per pixel: the PNG (~2 bytes a pixel
+# for a detailed 1024x1024 picture), its base64 text and the decoded copy: ~5 MB at 1024x1024.
+_RESULT_BYTES_PER_PIXEL = 5
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+_LARGEST_RESULT_PIXELS = 1536 * 1024  # what "auto" and unknown sizes are counted as
+# The longest a job waits for memory for its results before reading its answer anyway: well
+# within the request's timeout, which would have the API asked (and paid) again.
+RESULT_WAIT_MAX = 30.0
 
-class ImageRoom:
-    """Room for `capacity` images, taken and given back per task, first come first served."""
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def result_bytes(images: int, size: str | None) -> int:
+    """What `images` results of `size` ("1024x1024", "auto" or None) take while held."""
+    width, _, height = (size or "").partition("x")
+    pixels = _LARGEST_RESULT_PIXELS
+    if width.isdigit() and height.isdigit():
+        pixels = int(width) * int(height)
+    return images * pixels * _RESULT_BYTES_PER_PIXEL
+
+
+def release_freed_blocks() -> bool:
+    """Have the C allocator (glibc) map every block of 1 MiB or more on its own and unmap it
+    when freed; False where that can't be set (another libc).
+
+    glibc raises that threshold each time such a block is freed, up to 32 MiB, so Pillow's
+    16 MiB image blocks and a result's base64 text then stay in each thread's arena after
+    use: sixteen one-at-a-time edits of 5000x5000 pictures ended at 662 MiB instead of 264.
+    The budget counts what is in use; this makes what is freed leave the process.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MiB))
+
+
+class MemoryBudget:
+    """`capacity` bytes for pictures, reserved and given back first come first served."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -28,18 +76,53 @@ class ImageRoom:
 
     @property
     def free(self) -> int:
-        """Images there is room for now."""
+        """Bytes free now."""
         return self._free
 
-    async def take(self, images: int, *, timeout: float) -> None:
-        """Wait until there is room for `images` (the whole room at most) and hold it until the
-        current task ends. A task that holds room already keeps what it has. After `timeout`
-        seconds it goes on without room, so a stuck job can't stall every other one for good.
+    async def run_in_thread(
+        self, cost: int, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """Wait for `cost` bytes (the whole budget at most), then run `work` in a thread.
+
+        The bytes come back when the thread ends, not when the caller stops waiting: a thread
+        can't be stopped, so a cancelled job's decode still holds its memory until it is done.
+        """
+        need = min(max(cost, 1), self.capacity)
+        await self._reserve(need)
+        try:
+            running = asyncio.ensure_future(asyncio.to_thread(work, *args, **kwargs))
+        except BaseException:
+            self._give(need)
+            raise
+        running.add_done_callback(lambda done: self._thread_ended(done, need))
+        return await asyncio.shield(running)
+
+    def _thread_ended(self, done: asyncio.Future[_T], nbytes: int) -> None:
+        self._give(nbytes)
+        if not done.cancelled():
+            done.exception()  # seen: a cancelled caller's failed decode is not logged as lost
+
+    async def take(self, nbytes: int, *, timeout: float) -> None:
+        """Wait until `nbytes` are free (the whole budget at most) and hold them until the
+        current task ends. A task that holds bytes already keeps what it has. After `timeout`
+        seconds it goes on without them, so a stuck job can't stall every other one for good.
         """
         task = asyncio.current_task()
         if task is None or task in self._holders:
             return
-        need = min(images, self.capacity)
+        need = min(nbytes, self.capacity)
+        if not await self._reserve(need, timeout=timeout):
+            log.warning(
+                "no room for %d bytes of result images after %.0f s; reading them anyway",
+                need,
+                timeout,
+            )
+            return
+        self._holders[task] = need
+        task.add_done_callback(self._task_ended)
+
+    async def _reserve(self, need: int, *, timeout: float | None = None) -> bool:
+        """Take `need` bytes, waiting in line; False if `timeout` passed first."""
         if self._free >= need and not self._waiting:
             self._free -= need
         else:
@@ -51,12 +134,7 @@ class ImageRoom:
             except TimeoutError:
                 if not granted.done():
                     self._waiting.remove(entry)
-                    log.warning(
-                        "no room for %d result images after %.0f s; reading them anyway",
-                        need,
-                        timeout,
-                    )
-                    return
+                    return False
             except BaseException:
                 if granted.done() and not granted.cancelled():
                     self._give(need)  # granted as it was cancelled: pass the room on
@@ -65,14 +143,13 @@ class ImageRoom:
                     self._waiting.remove(entry)
                     self._grant()  # those behind it may fit now
                 raise
-        self._holders[task] = need
-        task.add_done_callback(self._task_ended)
+        return True
 
     def _task_ended(self, task: asyncio.Task[object]) -> None:
         self._give(self._holders.pop(task, 0))
 
-    def _give(self, images: int) -> None:
-        self._free += images
+    def _give(self, nbytes: int) -> None:
+        self._free += nbytes
         self._grant()
 
     def _grant(self) -> None:

@@ -34,7 +34,7 @@ from bot.images.requests import ImageOptions, InputImage
 from bot.images.results import ImagesResult
 from bot.limits import Limiter, Policy, Reservation, RolePolicies, Usage
 from bot.limits.queue import PositionCallback
-from bot.memory import ImageRoom
+from bot.memory import BUDGET_BYTES, RESULT_WAIT_MAX, MemoryBudget, result_bytes
 from bot.moderation import (
     ModerationClient,
     ServerSettings,
@@ -56,13 +56,6 @@ VARIATION_NOTE = (
     "asking for a variation."
 )
 _DOWNLOAD_TIMEOUT = 30.0
-# Result images held at once, all jobs together, from reading the API's answer until the job
-# is over (~5 MB each while an answer is decoded, ~2-3 MB while posting, at 1024x1024): one
-# job of ten, or ten of one. Far more than the API's default 50 images a minute needs.
-IMAGES_IN_MEMORY = 10
-# The longest a job waits for that room before reading its answer anyway: well within the
-# request's timeout, which would have the API asked (and paid) again.
-_ROOM_WAIT_MAX = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +139,9 @@ class ImageService:
             max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels
         )
         self.attachment_origins = DISCORD_CDN_ORIGINS | settings.extra_attachment_origins
-        self.images_in_memory = ImageRoom(IMAGES_IN_MEMORY)
-        self._room_wait = min(_ROOM_WAIT_MAX, settings.request_timeout / 3)
+        # Decoded attachments and result images, all jobs together, against one byte budget.
+        self.memory = MemoryBudget(BUDGET_BYTES)
+        self._room_wait = min(RESULT_WAIT_MAX, settings.request_timeout / 3)
 
     def check_upload(self, upload: Upload) -> None:
         """The cheap checks on an attachment, from what Discord says of it (before deferring).
@@ -293,14 +287,22 @@ class ImageService:
             mask_bytes = None
         else:
             image_bytes, mask_bytes = await asyncio.gather(self.fetch(image), self.fetch(mask))
-        return await asyncio.to_thread(
-            imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
+        cost = await asyncio.to_thread(
+            imaging.preparation_cost, image_bytes, mask_bytes, self.profile, "edit", self.limits
+        )
+        return await self.memory.run_in_thread(
+            cost, imaging.prepare_edit, image_bytes, mask_bytes, self.profile, self.limits
         )
 
     async def _prepare_variation(self, image: Upload) -> InputImage:
         """Download the image and make it what the model's variations take."""
         data = await self.fetch(image)
-        return await asyncio.to_thread(imaging.prepare_variation, data, self.profile, self.limits)
+        cost = await asyncio.to_thread(
+            imaging.preparation_cost, data, None, self.profile, "variation", self.limits
+        )
+        return await self.memory.run_in_thread(
+            cost, imaging.prepare_variation, data, self.profile, self.limits
+        )
 
     async def _call(
         self, job: Job, options: ImageOptions, request: Callable[..., Awaitable[ImagesResult]]
@@ -309,15 +311,16 @@ class ImageService:
         for the answer; the reservation is committed once the images are in."""
         async with self._turn(job.member, options.n, job.on_position):
             result = await request(
-                user=job.member.key, options=options, before_reading=self._room_for(options.n)
+                user=job.member.key, options=options, before_reading=self._room_for(options)
             )
         await job.held.commit()
         return result
 
-    def _room_for(self, images: int) -> Callable[[], Awaitable[None]]:
-        """Waits for memory for the result's images once the answer arrived; the room is the
+    def _room_for(self, options: ImageOptions) -> Callable[[], Awaitable[None]]:
+        """Waits for memory for the result's images once the answer arrived; the bytes are the
         job's until its task ends (the images posted by the cog, or the job failed)."""
-        return functools.partial(self.images_in_memory.take, images, timeout=self._room_wait)
+        need = result_bytes(options.n, options.size)
+        return functools.partial(self.memory.take, need, timeout=self._room_wait)
 
     @asynccontextmanager
     async def _turn(

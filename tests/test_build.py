@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.build import build, member_ids, moderation_client
+from bot.build import build, connector, member_ids, moderation_client
 from bot.config import Settings
 from bot.secrets import Secret
 
@@ -63,3 +63,15 @@ def test_member_ids_use_the_configured_salt_else_the_data_folder(tmp_path: Path)
     kept = settings_in(tmp_path)
     assert member_ids(kept)(42) == member_ids(kept)(42)  # the second read finds the file
     assert member_ids(kept)(42) != member_ids(configured)(42)
+
+
+async def test_the_connection_pool_follows_max_concurrent_requests(tmp_path: Path) -> None:
+    # aiohttp's default pool of 100 capped the Images API calls whatever the setting said.
+    small = connector(settings_in(tmp_path, MAX_CONCURRENT_REQUESTS=4))
+    large = connector(settings_in(tmp_path, MAX_CONCURRENT_REQUESTS=300))
+    try:
+        assert large.limit - small.limit == 296
+        assert large.limit > 300  # room for downloads and moderation beside the calls
+    finally:
+        await small.close()
+        await large.close()

@@ -19,6 +19,7 @@ from bot.build import attachment_limits
 from bot.config import Settings
 from bot.errors import InvalidInput
 from bot.images.profiles import InputRule, MiB, build_profile
+from bot.imaging.decode import decode
 from bot.secrets import Secret
 
 DALLE2 = build_profile("dall-e-2", "dall-e-2")
@@ -328,6 +329,63 @@ def test_dalle2_downscales_a_large_image_to_1024() -> None:
         assert image.size == (1_024, 1_024)
         assert image.getpixel((100, 500)) == (*RED, 255)
         assert image.getpixel((900, 500)) == (*BLUE, 255)
+
+
+def test_the_decode_cost_is_read_from_the_header_before_any_pixel() -> None:
+    photo = encode(noise((512, 512)), "PNG")
+    bomb = png_claiming(30_000, 30_000)
+
+    assert imaging.preparation_cost(photo, None, GPT, "edit", LIMITS) >= 512 * 512 * 4
+    # Refused by the pixel cap before decoding: nothing to reserve.
+    assert imaging.preparation_cost(bomb, None, GPT, "edit", LIMITS) == 1
+    assert imaging.preparation_cost(b"not a picture", None, GPT, "edit", LIMITS) == 1
+    with_mask = imaging.preparation_cost(photo, photo, GPT, "edit", LIMITS)
+    assert with_mask == 2 * imaging.preparation_cost(photo, None, GPT, "edit", LIMITS)
+
+
+def test_a_large_square_jpeg_is_drafted_and_reserved_at_its_drafted_size() -> None:
+    data = encode(halves((4_096, 4_096), RED, BLUE, "RGB"), "JPEG", quality=90)
+
+    drafted = imaging.preparation_cost(data, None, DALLE2, "variation", LIMITS)
+    full = imaging.preparation_cost(data, None, GPT, "edit", LIMITS)
+    decoded = decode(data, LIMITS, "image", draft_side=1_024)
+    try:
+        assert decoded.image.size == (1_024, 1_024)  # libjpeg decoded it at a quarter
+        assert decoded.size == (4_096, 4_096)  # as the member attached it
+    finally:
+        decoded.image.close()
+    assert drafted < full / 10
+
+
+def test_a_huge_palette_png_is_reduced_in_strips_and_looks_the_same() -> None:
+    # The picture, smaller: a palette PNG of a few KB that is huge once converted.
+    picture = halves((4_200, 4_200), RED, BLUE, "RGB").quantize(4)
+    data = encode(picture, "PNG")
+
+    cost = imaging.preparation_cost(data, None, DALLE2, "variation", LIMITS)
+    result = imaging.prepare_variation(data, DALLE2, LIMITS)
+
+    # Decoded (1 byte a pixel) plus a reduced working copy, not a full-size RGBA one.
+    assert cost < 4_200 * 4_200 * (1 + 4)
+    with opened(result.data) as image:
+        assert image.size == (1_024, 1_024)
+        assert image.mode == "RGBA"
+        assert close_to(image.getpixel((100, 500)), (*RED, 255))
+        assert close_to(image.getpixel((900, 500)), (*BLUE, 255))
+        assert close_to(image.getpixel((100, 1_023)), (*RED, 255))  # the last strip too
+
+
+def test_a_reduced_palette_png_keeps_its_transparency() -> None:
+    picture = Image.new("P", (4_200, 4_200), 0)
+    picture.putpalette([255, 0, 0, 0, 0, 255])
+    picture.paste(1, (2_100, 0, 4_200, 4_200))
+    data = encode(picture, "PNG", transparency=1)
+
+    result = imaging.prepare_variation(data, DALLE2, LIMITS)
+
+    with opened(result.data) as image:
+        assert close_to(image.getpixel((100, 500)), (*RED, 255))
+        assert image.getpixel((900, 500))[3] == 0
 
 
 def test_dalle2_downscales_a_large_jpeg_that_also_weighs_too_much() -> None:
@@ -788,3 +846,17 @@ def test_a_png_is_compressed_harder_before_it_is_made_smaller() -> None:
 
     assert (prepared.image.width, prepared.image.height) == (512, 512)
     assert len(prepared.image.data) < rule.max_bytes
+
+
+def test_the_default_pixel_cap_refuses_what_no_model_needs() -> None:
+    # A 6300x6300 palette PNG of a few KB held ~380 MiB once prepared; the default cap now
+    # stops at 5000x5000, which a 24-megapixel camera's photo fits.
+    limits = attachment_limits(Settings(discord_token=Secret("x" * 20), openai_api_key=None))
+    photo = png_claiming(6_000, 4_000)
+
+    assert imaging.preparation_cost(photo, None, GPT, "edit", limits) > 1
+    with pytest.raises(InvalidInput) as error:
+        imaging.prepare_variation(png_claiming(6_300, 6_300), DALLE2, limits)
+    (problem,) = problems_of(error)
+    assert "6,300 × 6,300 pixels" in problem
+    assert "25,000,000 pixels" in problem

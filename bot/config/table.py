@@ -213,9 +213,11 @@ MAX_ATTACHMENT_BYTES = Setting(
     "MAX_ATTACHMENT_BYTES", INPUTS, 25 * 1024 * 1024, p.positive_int, "a number of bytes",
     "the largest picture (bytes) a member may give /edit or /vary",
 )
+# 5000x5000: a 24-megapixel camera's photo fits, and no model makes more than 3840x2160. At
+# this cap the worst picture (a palette PNG with its mask, for a GPT edit) holds ~240 MiB.
 MAX_IMAGE_PIXELS = Setting(
-    "MAX_IMAGE_PIXELS", INPUTS, 40_000_000, p.positive_int, "a number of pixels",
-    "the most pixels an uploaded picture may have (decompression-bomb guard)",
+    "MAX_IMAGE_PIXELS", INPUTS, 25_000_000, p.positive_int, "a number of pixels",
+    "the most pixels an uploaded picture may have (memory and decompression-bomb guard)",
 )
 EXTRA_ATTACHMENT_ORIGINS = Setting(
     "EXTRA_ATTACHMENT_ORIGINS", INPUTS, frozenset[str](), parse_origins,

@@ -20,6 +20,7 @@ from bot.imaging.encode import MIN_SIDE
 from bot.imaging.masks import MASK_MAX_BYTES
 from bot.imaging.prepare import (
     PreparedImage,
+    preparation_cost,
     prepare_edit,
     prepare_image,
     prepare_mask,
@@ -35,6 +36,7 @@ __all__ = [
     "PreparedImage",
     "contact_sheet",
     "fit_file_size",
+    "preparation_cost",
     "prepare_edit",
     "prepare_image",
     "prepare_mask",

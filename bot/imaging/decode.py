@@ -11,6 +11,7 @@ from PIL import ExifTags, Image, ImageOps
 
 from bot.errors import InvalidInput
 from bot.images.probe import UNREADABLE
+from bot.imaging.encode import STRIP_ROWS
 from bot.imaging.messages import Attachment, damaged, megabytes, not_an_image, too_many_pixels
 
 _BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
@@ -104,6 +105,59 @@ def decode(
         size=size,
         as_attached=not rotated and not animated,
     )
+
+
+# What one pixel takes in Pillow's memory, by mode: RGB is stored in 4 bytes like RGBA.
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+_WIDE_PIXEL = 4
+# What preparing holds beside the decoded picture, per pixel it works on: the converted copy
+# (RGBA, 4 bytes) and part of a resized or encoded one. Measured: a 6300x6300 palette PNG
+# made a DALL-E 2 PNG at +376 MiB before it was reduced in strips (`encode.reduce_in_strips`).
+_WORKING_BYTES_PER_PIXEL = 6
+# Decoding reduces by this whole factor at most before resizing, as Pillow's `reducing_gap`.
+REDUCING_GAP = 2
+
+
+def decode_cost(data: bytes, limits: Limits, *, draft_side: int | None = None) -> int:
+    """The bytes decoding and preparing `data` will hold at most, from its header alone (no
+    pixel is decoded): the decoded picture, plus its working copies at the size they are made
+    (`draft_side`: the square side the model takes, see `decode` and `reduce_factor`). At
+    least 1; what `decode` refuses before decoding (too heavy, unreadable, past the pixel cap)
+    costs next to nothing.
+    """
+    if len(data) > limits.max_bytes:
+        return 1
+    try:
+        with Image.open(io.BytesIO(data), formats=readable_formats()) as image:
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                return 1
+            if draft_side is not None and image.format in ("JPEG", "MPO") and width == height:
+                scale = _draft_scale(width, draft_side)
+                width, height = -(-width // scale), -(-height // scale)
+            decoded = width * height * _BYTES_PER_PIXEL.get(image.mode, _WIDE_PIXEL)
+    except (*_BOMB, *UNREADABLE, *UNDECODABLE):
+        return 1
+    factor = 1 if draft_side is None else reduce_factor((width, height), draft_side)
+    working = -(-width // factor) * -(-height // factor) * _WORKING_BYTES_PER_PIXEL
+    if factor > 1:  # one strip at a time, as decoded and converted
+        working += width * factor * STRIP_ROWS * (_WIDE_PIXEL + 1)
+    return max(1, decoded + working)
+
+
+def reduce_factor(size: tuple[int, int], side: int) -> int:
+    """The whole factor a picture of `size` may be reduced by and still be `REDUCING_GAP`
+    times `side` or more, to be resized to `side` with LANCZOS from there; 1 for none."""
+    return max(1, max(size) // (side * REDUCING_GAP))
+
+
+def _draft_scale(side: int, draft_side: int) -> int:
+    """The scale libjpeg decodes at for `draft`: the smallest of 1/2, 1/4, 1/8 that still
+    gives `draft_side` or more."""
+    scale = 1
+    while scale < 8 and side // (scale * 2) >= draft_side:
+        scale *= 2
+    return scale
 
 
 def decode_collecting(

@@ -21,8 +21,22 @@ from PIL import Image
 from bot.errors import InvalidInput
 from bot.images.profiles import InputRule, ModelProfile, Operation
 from bot.images.requests import InputImage
-from bot.imaging.decode import Decoded, Limits, decode, decode_collecting
-from bot.imaging.encode import SENDABLE, encodable, encode, first_that_fits, sizes_to_try
+from bot.imaging.decode import (
+    Decoded,
+    Limits,
+    decode,
+    decode_collecting,
+    decode_cost,
+    reduce_factor,
+)
+from bot.imaging.encode import (
+    SENDABLE,
+    encodable,
+    encode,
+    first_that_fits,
+    reduce_in_strips,
+    sizes_to_try,
+)
 from bot.imaging.masks import fit_mask, read_mask
 from bot.imaging.messages import dimensions, megabytes, unsupported
 
@@ -109,6 +123,16 @@ def prepare_edit(
                 decoded.image.close()
 
 
+def preparation_cost(
+    image: bytes, mask: bytes | None, profile: ModelProfile, operation: Operation, limits: Limits
+) -> int:
+    """The bytes preparing this image (and mask) will hold at most, from their headers: what
+    the decode must reserve from the memory budget before it starts."""
+    max_side = _largest_square_side(profile, operation) if profile.input.square else None
+    cost = decode_cost(image, limits, draft_side=max_side)
+    return cost if mask is None else cost + decode_cost(mask, limits)
+
+
 def prepare_variation(image: bytes, profile: ModelProfile, limits: Limits) -> InputImage:
     """Check and normalise the image a variation starts from."""
     if not profile.supports_variations:
@@ -147,9 +171,16 @@ def _normalise(decoded: Decoded, rule: InputRule, max_side: int | None) -> Prepa
         data = encode(picture, fmt, under=rule.max_bytes)
         return data if len(data) < rule.max_bytes else None
 
-    converted = encodable(image, fmt=fmt, png_only=png_only)
+    factor = 1 if max_side is None else reduce_factor(image.size, max_side)
+    if factor > 1:
+        # Far larger than the model takes: convert and reduce a strip at a time, then resize.
+        converted = reduce_in_strips(
+            image, factor, lambda piece: encodable(piece, fmt=fmt, png_only=png_only)
+        )
+    else:
+        converted = encodable(image, fmt=fmt, png_only=png_only)
     try:
-        sizes = sizes_to_try(image.size, square=rule.square, max_side=max_side)
+        sizes = sizes_to_try(converted.size, square=rule.square, max_side=max_side)
         fitted = first_that_fits(converted, sizes, encode_under_limit)
     finally:
         if converted is not image:
