@@ -18,6 +18,9 @@ class ImagesError(UserFacingError):
     """Base of every Images API failure."""
 
     retryable = False
+    # True when the request reached the service whole and its answer was lost: the images
+    # may have been made and billed, so the member is charged as the API would charge.
+    maybe_paid = False
     default_message = "The image service ran into a problem. Please try again in a moment."
 
     def __init__(
@@ -119,9 +122,25 @@ class NetworkFailure(ImagesError):
 
 
 class MalformedResponse(ImagesError):
-    """The service answered, but not with images we could read."""
+    """The service answered (2xx), but not with images we could read: they may be billed."""
 
-    default_message = "The image service sent back something that wasn't a usable image."
+    maybe_paid = True
+    default_message = (
+        "The image service sent back something that wasn't a usable image. The service "
+        "may still have counted it, so it counts toward your quota."
+    )
+
+
+class AnswerLost(ImagesError):
+    """The whole request was sent, then the connection timed out or broke before a complete
+    answer: the images may have been made and billed, so it is never sent again."""
+
+    maybe_paid = True
+    default_message = (
+        "Your request reached the image service, but its answer was lost on the way back. "
+        "The service may still have counted it, so it counts toward your quota; "
+        "please try again."
+    )
 
 
 _BY_KIND: dict[FailureKind, type[ImagesError]] = {
@@ -147,6 +166,8 @@ def images_error(failure: APIFailure) -> ImagesError:
         "api_message": failure.api_message,
         "request_id": failure.request_id,
     }
+    if failure.maybe_paid:
+        return (MalformedResponse if failure.kind == "malformed" else AnswerLost)(**details)
     if failure.kind == "rate_limited":
         return RateLimited(retry_after=failure.retry_after, **details)
     if failure.kind == "invalid_request":
