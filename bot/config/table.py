@@ -84,9 +84,13 @@ IMAGE_RESPONSE_FORMAT = Setting[ResponseFormat](
     "url or b64_json",
     "DALL-E families only: ask for base64 results (b64_json) or URLs (url, downloaded at once)",
 )
+# The GPT image models at high quality take up to ~2 minutes for complex prompts (OpenAI's
+# image guide); a timeout after the request was sent is charged and never retried, so a short
+# one costs money, a long one only waiting. 300 s: 2.5x that, within the retry deadline.
 IMAGES_TIMEOUT_SECONDS = Setting(
-    "IMAGES_TIMEOUT_SECONDS", IMAGES_API, 180.0, p.positive_float, SECONDS,
-    "seconds to wait for one answer from the Images API",
+    "IMAGES_TIMEOUT_SECONDS", IMAGES_API, 300.0, p.positive_float, SECONDS,
+    "seconds to wait for one answer from the Images API (an answer lost after the request "
+    "was sent is charged and never retried)",
 )
 IMAGES_MAX_ATTEMPTS = Setting(
     "IMAGES_MAX_ATTEMPTS", IMAGES_API, 3, p.positive_int, WHOLE_NUMBER,
