@@ -420,6 +420,31 @@ async def test_invalid_request_message_shows_the_api_message(
     assert str(caught.value) == "The image service rejected the request: Invalid size '999x999'."
 
 
+@pytest.mark.parametrize(
+    ("param", "code"),
+    [(None, None), ("model", None), ("response_format", "unknown_parameter")],
+)
+async def test_a_400_not_about_the_members_input_is_kept_from_them(
+    fake: FakeImagesAPI,
+    make_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    param: str | None,
+    code: str | None,
+) -> None:
+    text = "model file /srv/models/sdxl.safetensors not loaded on worker gpu-3"
+    error = {"message": text, "type": "invalid_request_error", "param": param, "code": code}
+    fake.queue_response(400, json={"error": error})
+
+    with pytest.raises(InvalidRequest) as caught:
+        await make_client().generate(prompt="x", user=USER)
+
+    assert "/srv/models" not in str(caught.value)
+    assert "server owner" in str(caught.value)
+    logged = [r.getMessage() for r in caplog.records if "/srv/models" in r.getMessage()]
+    assert logged
+    assert fake.requests[0].request_id in logged[0]
+
+
 async def test_content_policy_message_is_written_for_members(
     fake: FakeImagesAPI, make_client: ClientFactory
 ) -> None:
