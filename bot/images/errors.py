@@ -47,6 +47,37 @@ class ImagesError(UserFacingError):
         )
 
 
+# The request fields a member chose (the command's options and pictures). A 400 whose `param`
+# names one of these tells the member how to fix their input, so its text is passed on; any
+# other 400 (no `param`, the model, a field the bot sent, an unknown parameter) is the bot's
+# or the server's business, and its text stays in the log.
+MEMBER_INPUTS = frozenset(
+    {
+        "prompt",
+        "n",
+        "size",
+        "quality",
+        "style",
+        "background",
+        "output_format",
+        "output_compression",
+        "moderation",
+        "image",
+        "image[]",
+        "mask",
+    }
+)
+NOT_ABOUT_INPUT = (
+    "The image service couldn't carry out this request because of a problem on its side. "
+    "Please try again later; if it keeps happening, let the server owner know."
+)
+
+
+def about_member_input(param: str | None, code: str | None) -> bool:
+    """Whether a 400 is about something the member chose and can change."""
+    return param in MEMBER_INPUTS and code != "unknown_parameter"
+
+
 class InvalidRequest(ImagesError):
     """HTTP 400 (or 404/422): the service refused the request as malformed."""
 
@@ -172,6 +203,9 @@ def images_error(failure: APIFailure) -> ImagesError:
         return RateLimited(retry_after=failure.retry_after, **details)
     if failure.kind == "invalid_request":
         message = failure.api_message  # already masked and shortened by the transport
-        text = f"The image service rejected the request: {message}" if message else None
-        return InvalidRequest(text, **details)
+        if message and about_member_input(failure.param, failure.code):
+            return InvalidRequest(f"The image service rejected the request: {message}", **details)
+        # Not the member's to fix (a server's "model file ... not loaded on worker ..."):
+        # the transport logged the API's text with the request id; the member gets no details.
+        return InvalidRequest(NOT_ABOUT_INPUT, **details)
     return _BY_KIND[failure.kind](**details)
