@@ -50,8 +50,10 @@ CASES: dict[str, tuple[dict[str, Any], int, str]] = {
     ),
     "5xx after retries": ({"kind": "server_error", "times": 2}, 2, "had a problem on its side"),
     "502 html": ({"kind": "server_error", "status": 502, "times": 2}, 2, "problem on its side"),
-    "timeout": ({"kind": "slow", "times": 2, "delay": 5.0}, 2, "took too long to answer"),
-    "dropped connection": ({"kind": "drop", "times": 2}, 2, "couldn't reach its image service"),
+    # Sent whole, then lost: maybe carried out and billed, so never sent twice (issue 10).
+    "timeout": ({"kind": "slow", "times": 2, "delay": 5.0}, 1, "answer was lost"),
+    "dropped connection": ({"kind": "drop", "times": 2}, 1, "answer was lost"),
+    "cut off halfway": ({"kind": "truncated", "times": 2}, 1, "answer was lost"),
     "not json": ({"kind": "not_json"}, 1, "wasn't a usable image"),
     "no data": ({"kind": "no_data"}, 1, "wasn't a usable image"),
     "bad base64": ({"kind": "bad_base64"}, 1, "wasn't a usable image"),
