@@ -422,9 +422,15 @@ class Transport:
             failure.code,
             failure.request_id,
             failure.api_message,
-            "giving up" if wait is None else f"retrying in {wait:.2f}s",
+            _next_step(failure, wait),
         )
         return wait
+
+
+def _next_step(failure: APIFailure, wait: float | None) -> str:
+    if failure.maybe_paid:
+        return "not sent again: the request arrived whole and may have been carried out"
+    return "giving up" if wait is None else f"retrying in {wait:.2f}s"
 
 
 def _kind(status: int, code: str | None, error_type: str | None) -> FailureKind:
