@@ -51,22 +51,10 @@ class ImagesError(UserFacingError):
 # names one of these tells the member how to fix their input, so its text is passed on; any
 # other 400 (no `param`, the model, a field the bot sent, an unknown parameter) is the bot's
 # or the server's business, and its text stays in the log.
-MEMBER_INPUTS = frozenset(
-    {
-        "prompt",
-        "n",
-        "size",
-        "quality",
-        "style",
-        "background",
-        "output_format",
-        "output_compression",
-        "moderation",
-        "image",
-        "image[]",
-        "mask",
-    }
-)
+_CHOSEN_OPTIONS = frozenset({"prompt", "n", "size", "quality", "style", "background"})
+_CHOSEN_OUTPUT = frozenset({"output_format", "output_compression", "moderation"})
+_PICTURES = frozenset({"image", "image[]", "mask"})
+MEMBER_INPUTS = _CHOSEN_OPTIONS | _CHOSEN_OUTPUT | _PICTURES
 NOT_ABOUT_INPUT = (
     "The image service couldn't carry out this request because of a problem on its side. "
     "Please try again later; if it keeps happening, let the server owner know."
