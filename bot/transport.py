@@ -9,15 +9,12 @@ After a 429 that names a wait, every call of the transport holds off until that 
 `RetryPolicy` knows nothing of HTTP, so other senders (posting to Discord) can use it too.
 
 The Images API has no idempotency key, so a request the server may have carried out (and
-billed) is never sent again. Per attempt:
-
-- the connection failed, or broke before the last byte of the body was handed to it: nothing
-  reached the server whole, so the attempt is retried by the policy;
-- an error status (429 other than quota, 408, 409, 5xx): the server says no image was made,
-  so it is retried by the policy (`x-should-retry` and `Retry-After` obeyed);
-- the whole request was sent, then a timeout, a reset or dropped connection, or a 2xx answer
-  cut short, too large or unreadable: the images may exist and be billed. The failure is
-  `maybe_paid`, never retried; the caller tells the member and charges as the API would.
+billed) is never sent again. Per attempt: the connection failed, or broke before the body's
+last byte was handed to it: retried by the policy; an error status (429 not quota, 408, 409,
+5xx): the server says no image was made, retried by the policy; the whole request sent, then
+a timeout, a reset, or a 2xx answer cut short, too large or unreadable: the images may exist
+and be billed, so the failure is `maybe_paid`, never retried (unless the call is
+`idempotent`); the caller tells the member and charges as the API would.
 """
 
 from __future__ import annotations
@@ -300,11 +297,13 @@ class Transport:
         max_body: int,
         what: str,
         before_reading: BeforeReading | None = None,
+        idempotent: bool = False,
     ) -> Answer:
         """POST `fields` (JSON, or multipart with `files`), retrying as the policy allows.
 
-        `what` names the call in the log; `max_body` caps the answer's size. Raises the last
-        `APIFailure` when the policy gives up.
+        `what` names the call in the log; `max_body` caps the answer's size. `idempotent`:
+        asking again costs nothing and changes nothing (moderation), so a lost answer is
+        retried too. Raises the last `APIFailure` when the policy gives up.
         """
         deadline_at = self.retry.deadline_from(time.monotonic())
         last: APIFailure | None = None
@@ -316,6 +315,7 @@ class Transport:
             try:
                 return await self._post_once(path, fields, files, max_body, before_reading)
             except APIFailure as failure:
+                failure.maybe_paid = failure.maybe_paid and not idempotent
                 last = failure
             wait = await self._after_failure(last, attempt, deadline_at, what)
             if wait is None:
