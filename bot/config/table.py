@@ -153,7 +153,7 @@ QUEUE_MAX = Setting(
     p.positive_int, WHOLE_NUMBER,
     "requests that may wait their turn (served round-robin across members), all together",
     shown="what `IMAGES_PER_MINUTE` starts in Discord's 15 minutes less `IMAGES_TIMEOUT_SECONDS`"
-    " (600)",
+    " (500)",
 )
 QUEUE_MAX_PER_MEMBER = Setting(
     "QUEUE_MAX_PER_MEMBER", LIMITS, 3, p.positive_int, WHOLE_NUMBER,
