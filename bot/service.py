@@ -28,7 +28,7 @@ from bot.downloads import (
 )
 from bot.errors import InvalidInput, UserFacingError
 from bot.images.client import ImagesClient
-from bot.images.errors import ContentPolicyViolation
+from bot.images.errors import ContentPolicyViolation, ImagesError
 from bot.images.profiles import ModelProfile
 from bot.images.requests import ImageOptions, InputImage
 from bot.images.results import ImagesResult
@@ -310,9 +310,14 @@ class ImageService:
         """`request` (an Images client method) for the member, in their turn, with memory
         for the answer; the reservation is committed once the images are in."""
         async with self._turn(job.member, options.n, job.on_position):
-            result = await request(
-                user=job.member.key, options=options, before_reading=self._room_for(options)
-            )
+            try:
+                result = await request(
+                    user=job.member.key, options=options, before_reading=self._room_for(options)
+                )
+            except ImagesError as err:
+                if err.maybe_paid:  # charged as the API charges a request it carried out
+                    await job.held.commit()
+                raise
         await job.held.commit()
         return result
 

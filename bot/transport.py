@@ -7,6 +7,14 @@ policy: backoff with full jitter, never shorter than the server's `Retry-After` 
 `retry-after-ms`, an `x-should-retry` answer obeyed, within a number of attempts and a deadline.
 After a 429 that names a wait, every call of the transport holds off until that wait is over.
 `RetryPolicy` knows nothing of HTTP, so other senders (posting to Discord) can use it too.
+
+The Images API has no idempotency key, so a request the server may have carried out (and
+billed) is never sent again. Per attempt: the connection failed, or broke before the body's
+last byte was handed to it: retried by the policy; an error status (429 not quota, 408, 409,
+5xx): the server says no image was made, retried by the policy; the whole request sent, then
+a timeout, a reset, or a 2xx answer cut short, too large or unreadable: the images may exist
+and be billed, so the failure is `maybe_paid`, never retried (unless the call is
+`idempotent`); the caller tells the member and charges as the API would.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import aiohttp
+import aiohttp.payload
+from aiohttp.abc import AbstractStreamWriter
 
 from bot.downloads import DownloadTooLarge, download, read_capped
 from bot.secrets import Secret
@@ -94,6 +104,7 @@ class APIFailure(Exception):
         request_id: str | None = None,
         retry_after: float | None = None,
         should_retry: bool | None = None,
+        maybe_paid: bool = False,
     ) -> None:
         super().__init__(kind)
         self.kind: FailureKind = kind
@@ -104,10 +115,16 @@ class APIFailure(Exception):
         self.request_id = request_id
         self.retry_after = retry_after
         self.should_retry = should_retry
+        # The whole request was sent and no readable answer came back: the server may have
+        # made (and billed) the images, so another attempt could pay twice.
+        self.maybe_paid = maybe_paid
 
     @property
     def retryable(self) -> bool:
-        """Whether another attempt may help: the server's word first, then the kind."""
+        """Whether another attempt may help without paying twice: never for a request that
+        may have been carried out; else the server's word first, then the kind."""
+        if self.maybe_paid:
+            return False
         if self.should_retry is not None:
             return self.should_retry
         return self.kind in _RETRYABLE
@@ -115,7 +132,7 @@ class APIFailure(Exception):
     def __repr__(self) -> str:
         return (
             f"APIFailure(kind={self.kind!r}, status={self.status!r}, code={self.code!r}, "
-            f"request_id={self.request_id!r})"
+            f"request_id={self.request_id!r}, maybe_paid={self.maybe_paid!r})"
         )
 
 
@@ -280,11 +297,13 @@ class Transport:
         max_body: int,
         what: str,
         before_reading: BeforeReading | None = None,
+        idempotent: bool = False,
     ) -> Answer:
         """POST `fields` (JSON, or multipart with `files`), retrying as the policy allows.
 
-        `what` names the call in the log; `max_body` caps the answer's size. Raises the last
-        `APIFailure` when the policy gives up.
+        `what` names the call in the log; `max_body` caps the answer's size. `idempotent`:
+        asking again costs nothing and changes nothing (moderation), so a lost answer is
+        retried too. Raises the last `APIFailure` when the policy gives up.
         """
         deadline_at = self.retry.deadline_from(time.monotonic())
         last: APIFailure | None = None
@@ -296,6 +315,7 @@ class Transport:
             try:
                 return await self._post_once(path, fields, files, max_body, before_reading)
             except APIFailure as failure:
+                failure.maybe_paid = failure.maybe_paid and not idempotent
                 last = failure
             wait = await self._after_failure(last, attempt, deadline_at, what)
             if wait is None:
@@ -310,29 +330,30 @@ class Transport:
         max_body: int,
         before_reading: BeforeReading | None,
     ) -> Answer:
-        json_body, form = _body(fields, files)
+        body = _WatchedBody(_body(fields, files))
+        status: int | None = None
+        request_id: str | None = None
         try:
             async with self._session.post(
                 self.base_url + path,
-                json=json_body,
-                data=form,
+                data=body,
                 headers=self._headers(),
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
-                if before_reading is not None and 200 <= response.status < 300:
+                status, request_id = response.status, response.headers.get("x-request-id")
+                if before_reading is not None and 200 <= status < 300:
                     await before_reading()
                 try:
-                    body = await read_capped(response, max_body)
+                    answer = Answer(status, response.headers, await read_capped(response, max_body))
                 except DownloadTooLarge:
-                    request_id = response.headers.get("x-request-id")
                     raise APIFailure(
-                        "malformed", status=response.status, request_id=request_id
+                        "malformed", status=status, request_id=request_id, maybe_paid=True
                     ) from None
-                answer = Answer(response.status, response.headers, body)
-        except TimeoutError as exc:
-            raise APIFailure("timeout") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise APIFailure("network") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            # An error status already said no image was made; a cut-short answer did not.
+            paid = body.sent and (status is None or 200 <= status < 300)
+            kind: FailureKind = "timeout" if isinstance(exc, TimeoutError) else "network"
+            raise APIFailure(kind, status=status, request_id=request_id, maybe_paid=paid) from exc
         if not 200 <= answer.status < 300:
             raise self._failure(answer)
         return answer
@@ -401,9 +422,15 @@ class Transport:
             failure.code,
             failure.request_id,
             failure.api_message,
-            "giving up" if wait is None else f"retrying in {wait:.2f}s",
+            _next_step(failure, wait),
         )
         return wait
+
+
+def _next_step(failure: APIFailure, wait: float | None) -> str:
+    if failure.maybe_paid:
+        return "not sent again: the request arrived whole and may have been carried out"
+    return "giving up" if wait is None else f"retrying in {wait:.2f}s"
 
 
 def _kind(status: int, code: str | None, error_type: str | None) -> FailureKind:
@@ -428,12 +455,12 @@ def _kind(status: int, code: str | None, error_type: str | None) -> FailureKind:
     return "invalid_request"
 
 
-def _body(
-    fields: Fields, files: Sequence[tuple[str, Upload]]
-) -> tuple[Fields | None, aiohttp.FormData | None]:
+def _body(fields: Fields, files: Sequence[tuple[str, Upload]]) -> aiohttp.payload.Payload:
     """A JSON body, or a fresh multipart form (aiohttp empties a form once it is sent)."""
     if not files:
-        return fields, None
+        return aiohttp.payload.BytesPayload(
+            json.dumps(fields).encode(), content_type="application/json"
+        )
     form = aiohttp.FormData()
     for name, value in fields.items():
         form.add_field(name, str(value))
@@ -441,7 +468,31 @@ def _body(
         form.add_field(
             name, upload.data, filename=upload.filename, content_type=upload.content_type
         )
-    return None, form
+    return form()
+
+
+class _WatchedBody(aiohttp.payload.Payload):
+    """A request body that notes when its last byte was handed to the connection: from then
+    on the server may carry the request out, whatever becomes of its answer."""
+
+    def __init__(self, inner: aiohttp.payload.Payload) -> None:
+        super().__init__(inner, headers=inner.headers)
+        self._inner = inner
+        self._size = inner.size
+        self.sent = False
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return self._inner.decode(encoding, errors)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self._inner.write(writer)
+        self.sent = True
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        await self._inner.write_with_length(writer, content_length)
+        self.sent = True
 
 
 def _text(value: object) -> str | None:

@@ -44,9 +44,11 @@ class ScriptedAPI(LoopbackServer):
         super().__init__()
         self.script: list[Scripted] = []
         self.seen: list[Seen] = []
+        self.cut_before_body = 0  # requests whose connection is closed before their body is read
+        self.cut = 0
 
     def make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=64 << 20)
         app.router.add_post("/v1/{tail:.*}", self._answer)
         app.router.add_get("/files/{name}", self._file)
         return app
@@ -56,6 +58,11 @@ class ScriptedAPI(LoopbackServer):
         return web.Response(body=b"FILE" * 100)
 
     async def _answer(self, request: web.Request) -> web.Response:
+        if self.cut < self.cut_before_body:
+            self.cut += 1
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response()  # never sent: the connection is gone
         body = await request.read()
         self.seen.append(Seen(dict(request.headers), request.content_type, body))
         answer = self.script.pop(0) if self.script else Scripted()
@@ -337,7 +344,41 @@ async def test_an_unreachable_server_is_a_network_failure(
         await post(client)
 
     assert caught.value.kind == "network"
+    assert not caught.value.maybe_paid  # nothing reached a server: safe to send again
     assert isinstance(caught.value.__cause__, aiohttp.ClientError)
+
+
+async def test_a_connection_cut_before_the_body_was_sent_is_retried(
+    api: ScriptedAPI, session: aiohttp.ClientSession
+) -> None:
+    # Larger than loopback's socket buffers, so the cut lands while the body is being sent.
+    api.cut_before_body = 1
+    # (In parts under 1 MiB: aiohttp warns about larger bytes bodies.)
+    parts = [("image[]", File(b"\0" * 1_000_000)) for _ in range(32)]
+
+    answer = await transport(session, api).post(
+        "/things", {"n": 1}, files=parts, max_body=1 << 20, what="Test call"
+    )
+
+    assert json.loads(answer.body) == {"ok": True}
+    assert api.cut == 1
+    assert len(api.seen) == 1  # the second attempt, received whole
+
+
+async def test_a_success_over_the_cap_may_be_paid(
+    api: ScriptedAPI, session: aiohttp.ClientSession
+) -> None:
+    api.script.append(Scripted(body={"data": "x" * 2000}))
+
+    with pytest.raises(APIFailure) as caught:
+        await post(transport(session, api), max_body=100)
+
+    assert (caught.value.kind, caught.value.maybe_paid, caught.value.retryable) == (
+        "malformed",
+        True,
+        False,
+    )
+    assert len(api.seen) == 1
 
 
 async def test_an_echoed_key_is_masked_everywhere(

@@ -85,9 +85,13 @@ IMAGE_RESPONSE_FORMAT = Setting[ResponseFormat](
     "url or b64_json",
     "DALL-E families only: ask for base64 results (b64_json) or URLs (url, downloaded at once)",
 )
+# The GPT image models at high quality take up to ~2 minutes for complex prompts (OpenAI's
+# image guide); a timeout after the request was sent is charged and never retried, so a short
+# one costs money, a long one only waiting. 300 s: 2.5x that, within the retry deadline.
 IMAGES_TIMEOUT_SECONDS = Setting(
-    "IMAGES_TIMEOUT_SECONDS", IMAGES_API, 180.0, p.positive_float, SECONDS,
-    "seconds to wait for one answer from the Images API",
+    "IMAGES_TIMEOUT_SECONDS", IMAGES_API, 300.0, p.positive_float, SECONDS,
+    "seconds to wait for one answer from the Images API (an answer lost after the request "
+    "was sent is charged and never retried)",
 )
 IMAGES_MAX_ATTEMPTS = Setting(
     "IMAGES_MAX_ATTEMPTS", IMAGES_API, 3, p.positive_int, WHOLE_NUMBER,
@@ -150,7 +154,7 @@ QUEUE_MAX = Setting(
     p.positive_int, WHOLE_NUMBER,
     "requests that may wait their turn (served round-robin across members), all together",
     shown="what `IMAGES_PER_MINUTE` starts in Discord's 15 minutes less `IMAGES_TIMEOUT_SECONDS`"
-    " (600)",
+    " (500)",
 )
 QUEUE_MAX_PER_MEMBER = Setting(
     "QUEUE_MAX_PER_MEMBER", LIMITS, 3, p.positive_int, WHOLE_NUMBER,

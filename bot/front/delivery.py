@@ -23,8 +23,9 @@ import aiohttp
 import discord
 
 from bot.front.caption import CONTENT_LIMIT, Caption, shorten
-from bot.front.files import ImageFile, batches, prepare_files
+from bot.front.files import ImageFile, batches, prepare_files, shrink_files
 from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE
+from bot.front.replies import remove_public_message
 from bot.front.undelivered import save_rest
 from bot.images.results import ImagesResult
 from bot.transport import RetryPolicy
@@ -34,6 +35,9 @@ T = TypeVar("T")
 
 # Posting a result: a Discord 5xx or a network failure is tried again, briefly.
 _POSTING = RetryPolicy(max_attempts=3, deadline=30.0, backoff_base=1.0, backoff_cap=4.0)
+# How often a group refused as too large (413) is re-encoded at half its size and sent again.
+_SHRINKS = 2
+Send = Callable[[list[ImageFile]], Awaitable[discord.Message]]
 
 
 class DeliveryFailed(Exception):
@@ -67,6 +71,21 @@ async def _retry(send: Callable[[], Awaitable[T]], what: str) -> T:
         await asyncio.sleep(wait)
 
 
+async def _post(send: Send, group: list[ImageFile], what: str) -> discord.Message:
+    """`send` the group, retried by `_retry`; when Discord refuses it as too large (413,
+    40005), sent again re-encoded smaller, never as the same bytes."""
+    shrinks = 0
+    while True:
+        try:
+            return await _retry(functools.partial(send, group), what)
+        except discord.HTTPException as exc:
+            if exc.status != 413 or shrinks >= _SHRINKS:
+                raise
+        shrinks += 1
+        log.warning("Discord refused %s as too large (413); re-encoding it smaller", what)
+        group = await shrink_files(group)
+
+
 async def deliver(
     interaction: discord.Interaction,
     result: ImagesResult,
@@ -93,6 +112,8 @@ async def deliver(
     except asyncio.CancelledError:
         await save_rest(interaction, groups[posted.groups :], data_dir, "the bot was stopping")
         raise
+    if posted.groups and not interaction.extras.get(RESULTS_POSTED):
+        await _take_down_thinking(interaction)
     if posted.groups < len(groups):
         rest = groups[posted.groups :]
         folder = await save_rest(interaction, rest, data_dir, "every route failed")
@@ -127,11 +148,14 @@ async def _deliver_through_interaction(
         return
     try:
         for index, group in enumerate(groups):
+            send: Send
             if index == 0:
-                send = functools.partial(_edit_original, interaction, group, content, posted.view)
+                send = functools.partial(
+                    _edit_original, interaction, content=content, view=posted.view
+                )
             else:
-                send = functools.partial(_send_followup, interaction, group)
-            posted.sent(await _retry(send, "the result"))
+                send = functools.partial(_send_followup, interaction)
+            posted.sent(await _post(send, group, "the result"))
             interaction.extras[RESULTS_POSTED] = True
     except discord.HTTPException as exc:
         if exc.code in TOKEN_GONE:
@@ -169,15 +193,25 @@ async def _deliver_elsewhere(
             for index, group in enumerate(groups[posted.groups :]):
                 first_text = text if index == 0 else None
                 view = posted.view if posted.groups == 0 else None
-                message = await _retry(
-                    functools.partial(_send_files, channel, group, first_text, mention, view),
-                    f"images to {where}",
+                send = functools.partial(
+                    _send_files, channel, content=first_text, mentions=mention, view=view
                 )
+                message = await _post(send, group, f"images to {where}")
                 posted.sent(message)
             log.info("delivered interaction %s's images to %s", interaction.id, where)
             return
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
             log.warning("could not deliver interaction %s's images to %s", interaction.id, where)
+
+
+async def _take_down_thinking(interaction: discord.Interaction) -> None:
+    """The images went another way: the public "thinking..." message must not hang on."""
+    if interaction.is_expired():
+        return
+    try:
+        await remove_public_message(interaction)
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+        log.info("could not take down the thinking message of interaction %s", interaction.id)
 
 
 async def _edit_original(

@@ -112,6 +112,25 @@ async def prepare_files(result: ImagesResult, *, upload_limit: int, stem: str) -
     return files
 
 
+async def shrink_files(files: Sequence[ImageFile]) -> list[ImageFile]:
+    """`files` re-encoded to at most half their size each: for when Discord refused them as
+    too large (413) although they were within the limit it gave. A file that can't shrink
+    stays as it is."""
+    shrunk: list[ImageFile] = []
+    for file in files:
+        try:
+            data, extension = await asyncio.to_thread(
+                imaging.fit_file_size, file.data, len(file.data) // 2
+            )
+        except ValueError:
+            log.warning("could not shrink %s below half its size", file.filename)
+            shrunk.append(file)
+            continue
+        stem = file.filename.rsplit(".", 1)[0]
+        shrunk.append(ImageFile(f"{stem}.{extension}", data))
+    return shrunk
+
+
 def batches(files: Sequence[ImageFile]) -> list[list[ImageFile]]:
     """`files` in groups of at most FILES_PER_MESSAGE, one message each."""
     return [list(files[i : i + FILES_PER_MESSAGE]) for i in range(0, len(files), FILES_PER_MESSAGE)]

@@ -64,12 +64,12 @@ async def _reply_through_interaction(interaction: discord.Interaction, text: str
         interaction.response.type is discord.InteractionResponseType.deferred_channel_message
         and not interaction.extras.get(RESULTS_POSTED)
     ):
-        await _remove_public_message(interaction)
+        await remove_public_message(interaction)
     await interaction.followup.send(text, ephemeral=True)
     return True
 
 
-async def _remove_public_message(interaction: discord.Interaction) -> None:
+async def remove_public_message(interaction: discord.Interaction) -> None:
     """Take down the public "thinking..." (or queue position) message of a deferral."""
     try:
         await interaction.edit_original_response(content=_PLACEHOLDER, attachments=[])

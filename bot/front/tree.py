@@ -35,6 +35,8 @@ COMMAND_OUTDATED = (
     "Wait a minute (or restart Discord) and try again."
 )
 
+# Discord's answer to a reply after the interaction's 3 seconds: it expired before we answered.
+UNKNOWN_INTERACTION = 10062
 # Discord ran a command whose definition differs from ours (it has not caught up after a sync).
 _OUTDATED = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
 
@@ -65,6 +67,17 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION:
+            # Discord's timeout, not our failure: the interaction outlived its 3 seconds before
+            # we answered. Nothing can reach the member through it, the reservation was given
+            # back (start_job refunds a failed deferral), and a DM would only puzzle them.
+            log.warning(
+                "/%s: Discord had already given up on the interaction (10062 Unknown "
+                "interaction): nothing done, nothing charged",
+                command_name(interaction),
+            )
+            return
         try:
             text = self._describe(interaction, error)
             self._report_refusal(interaction, error)

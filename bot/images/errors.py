@@ -18,6 +18,9 @@ class ImagesError(UserFacingError):
     """Base of every Images API failure."""
 
     retryable = False
+    # True when the request reached the service whole and its answer was lost: the images
+    # may have been made and billed, so the member is charged as the API would charge.
+    maybe_paid = False
     default_message = "The image service ran into a problem. Please try again in a moment."
 
     def __init__(
@@ -42,6 +45,25 @@ class ImagesError(UserFacingError):
             f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
             f"param={self.param!r}, request_id={self.request_id!r})"
         )
+
+
+# The request fields a member chose (the command's options and pictures). A 400 whose `param`
+# names one of these tells the member how to fix their input, so its text is passed on; any
+# other 400 (no `param`, the model, a field the bot sent, an unknown parameter) is the bot's
+# or the server's business, and its text stays in the log.
+_CHOSEN_OPTIONS = frozenset({"prompt", "n", "size", "quality", "style", "background"})
+_CHOSEN_OUTPUT = frozenset({"output_format", "output_compression", "moderation"})
+_PICTURES = frozenset({"image", "image[]", "mask"})
+MEMBER_INPUTS = _CHOSEN_OPTIONS | _CHOSEN_OUTPUT | _PICTURES
+NOT_ABOUT_INPUT = (
+    "The image service couldn't carry out this request because of a problem on its side. "
+    "Please try again later; if it keeps happening, let the server owner know."
+)
+
+
+def about_member_input(param: str | None, code: str | None) -> bool:
+    """Whether a 400 is about something the member chose and can change."""
+    return param in MEMBER_INPUTS and code != "unknown_parameter"
 
 
 class InvalidRequest(ImagesError):
@@ -119,9 +141,25 @@ class NetworkFailure(ImagesError):
 
 
 class MalformedResponse(ImagesError):
-    """The service answered, but not with images we could read."""
+    """The service answered (2xx), but not with images we could read: they may be billed."""
 
-    default_message = "The image service sent back something that wasn't a usable image."
+    maybe_paid = True
+    default_message = (
+        "The image service sent back something that wasn't a usable image. The service "
+        "may still have counted it, so it counts toward your quota."
+    )
+
+
+class AnswerLost(ImagesError):
+    """The whole request was sent, then the connection timed out or broke before a complete
+    answer: the images may have been made and billed, so it is never sent again."""
+
+    maybe_paid = True
+    default_message = (
+        "Your request reached the image service, but its answer was lost on the way back. "
+        "The service may still have counted it, so it counts toward your quota; "
+        "please try again."
+    )
 
 
 _BY_KIND: dict[FailureKind, type[ImagesError]] = {
@@ -147,10 +185,15 @@ def images_error(failure: APIFailure) -> ImagesError:
         "api_message": failure.api_message,
         "request_id": failure.request_id,
     }
+    if failure.maybe_paid:
+        return (MalformedResponse if failure.kind == "malformed" else AnswerLost)(**details)
     if failure.kind == "rate_limited":
         return RateLimited(retry_after=failure.retry_after, **details)
     if failure.kind == "invalid_request":
         message = failure.api_message  # already masked and shortened by the transport
-        text = f"The image service rejected the request: {message}" if message else None
-        return InvalidRequest(text, **details)
+        if message and about_member_input(failure.param, failure.code):
+            return InvalidRequest(f"The image service rejected the request: {message}", **details)
+        # Not the member's to fix (a server's "model file ... not loaded on worker ..."):
+        # the transport logged the API's text with the request id; the member gets no details.
+        return InvalidRequest(NOT_ABOUT_INPUT, **details)
     return _BY_KIND[failure.kind](**details)

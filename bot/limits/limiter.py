@@ -40,7 +40,7 @@ from bot.limits.timing import Clock, Sleep
 INTERACTION_WINDOW_SECONDS = 15 * 60
 # What a job may take once it started (IMAGES_TIMEOUT_SECONDS's default), for the default
 # number of images that may wait.
-DEFAULT_JOB_SECONDS = 180.0
+DEFAULT_JOB_SECONDS = 300.0
 
 
 def queue_capacity(images_per_minute: int, *, job_seconds: float) -> int:

@@ -101,6 +101,7 @@ class ModerationClient:
                 {"model": self.model, "input": text},
                 max_body=_MAX_BODY,
                 what="Moderation",
+                idempotent=True,  # free and without effect: a lost answer is asked again
             )
         except APIFailure as failure:
             raise ModerationUnavailable(

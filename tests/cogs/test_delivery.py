@@ -16,7 +16,7 @@ import pytest
 from bot.front.caption import Caption
 from bot.front.files import FILES_PER_MESSAGE, ImageFile, batches
 from tests.cogs.support import format_of, noise_png, refused_at_once, result
-from tests.conftest import StartBot
+from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.images_api import FakeImagesAPI
 
@@ -233,3 +233,46 @@ def test_a_posted_file_is_freed_at_once_not_by_the_garbage_collector() -> None:
         assert buffer() is None
     finally:
         gc.enable()
+
+
+def _patches(fake: FakeDiscord) -> list[list[int]]:
+    """The sizes of the files each edit of an original response carried."""
+    return [
+        [len(f.data) for f in r.files]
+        for r in fake.requests
+        if r.method == "PATCH" and r.path.endswith("/messages/@original") and r.files
+    ]
+
+
+async def test_a_413_on_the_upload_shrinks_the_images_and_tries_again(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    # Discord's limit was lower than the interaction said (a proxy, a changed boost level):
+    # sending the same bytes again would fail the same way.
+    image = noise_png(400, 400, seed=3)
+    fake_api.queue_response(
+        json={"created": int(time.time()), "data": [{"b64_json": base64.b64encode(image).decode()}]}
+    )
+    fake_discord.fail_next("PATCH", ORIGINAL, 413, 40005, "Request entity too large")
+    async with start_bot():
+        interaction = await fake_discord.invoke("imagine", {"prompt": "static"})
+        seen = await result(interaction)
+    first, second = _patches(fake_discord)
+    assert len(seen.files) == 1
+    assert second[0] <= first[0] // 2
+    assert format_of(seen.files[0].data) in {"JPEG", "WEBP"}
+
+
+async def test_an_upload_refused_as_too_large_everywhere_leaves_no_thinking_message(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    fake_discord.fail_next("PATCH", ORIGINAL, 413, 40005, "Request entity too large", 3)
+    async with start_bot():
+        interaction = await fake_discord.invoke("imagine", {"prompt": "a garden"})
+        assert (await interaction.wait_for_response()).type == 5
+        posted = await fake_discord.wait_for_message(
+            lambda m: m.channel_id == fake_discord.text_channel.id and bool(m.attachments)
+        )
+        await eventually(lambda: interaction.original is not None and interaction.original.deleted)
+    assert posted.attachments
+    assert len(_patches(fake_discord)) == 3  # the bytes as they were, then two shrinks

@@ -13,6 +13,7 @@ import itertools
 import re
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -184,6 +185,26 @@ async def test_a_failed_upstream_call_costs_the_member_nothing(
         await delivered(await imagine(fake_discord, n=4), images=4)
         assert "4 of 4 images used, 0 left" in await quota(fake_discord)
     assert len(fake_api.requests) == 1 + 2 + 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [{"kind": "drop"}, {"kind": "truncated"}, {"kind": "slow", "delay": 5.0}, {"kind": "not_json"}],
+    ids=["dropped", "cut off", "timeout", "unreadable 200"],
+)
+async def test_a_request_sent_whole_and_then_lost_is_charged_once_and_told(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI, failure: dict[str, Any]
+) -> None:
+    # The API may have made (and billed) these images: it is charged as the API would
+    # charge, and never sent again (which could pay twice).
+    fake_api.fail_next(**failure, times=3)
+    async with start_bot(
+        LIMIT_WINDOW_IMAGES="4", IMAGES_MAX_ATTEMPTS="3", IMAGES_TIMEOUT_SECONDS="0.3"
+    ):
+        text = await private_followup(await imagine(fake_discord, n=2))
+        assert "counts toward your quota" in text
+        assert "2 of 4 images used, 2 left" in await quota(fake_discord)
+    assert len(fake_api.requests) == 1
 
 
 async def test_images_made_stay_paid_for_when_posting_them_fails(

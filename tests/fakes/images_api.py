@@ -309,7 +309,20 @@ class FakeImagesAPI(LoopbackServer):
             return web.Response()  # never sent: the connection is gone
         if not script.generated:
             return self._answer(script, recorded)
-        return await self._answer_images(recorded, verdict.body, script.headers)
+        answer = await self._answer_images(recorded, verdict.body, script.headers)
+        return await self._cut_short(request, answer) if script.truncate else answer
+
+    @staticmethod
+    async def _cut_short(request: web.Request, answer: web.Response) -> web.StreamResponse:
+        """Half of `answer`'s body under its full Content-Length, then the connection closes."""
+        body = bytes(answer.body) if isinstance(answer.body, bytes | bytearray) else b""
+        cut = web.StreamResponse(status=answer.status, headers=answer.headers)
+        cut.content_length = len(body)
+        await cut.prepare(request)
+        await cut.write(body[: len(body) // 2])
+        if request.transport is not None:
+            request.transport.abort()
+        return cut
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -523,6 +536,8 @@ def _failure(
         return ScriptedAnswer(headers=headers, delay=30.0 if delay is None else delay)
     if kind == "drop":
         return ScriptedAnswer(drop=True, delay=delay)
+    if kind == "truncated":
+        return ScriptedAnswer(truncate=True, headers=headers, delay=delay)
     if kind == "not_json":
         return ScriptedAnswer(
             body=b"<html><body>Welcome to nginx!</body></html>",

@@ -20,6 +20,7 @@ FailureKind = Literal[
     "server_error",  # 500 (`status=502` gives an HTML body, `status=503` overloaded)
     "slow",  # the normal answer, after `delay` seconds (default 30)
     "drop",  # the connection is closed without an answer
+    "truncated",  # the normal 200 answer, cut off halfway through its body
     "not_json",  # 200 with an HTML body
     "no_data",  # 200 with JSON that has no `data`
     "bad_base64",  # 200 whose b64_json is not base64
@@ -143,6 +144,7 @@ class ScriptedAnswer:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float | None = None  # seconds before answering; None: the fake's `latency`
     drop: bool = False  # close the connection instead of answering
+    truncate: bool = False  # send half of the normal answer's body, then close the connection
 
     @property
     def generated(self) -> bool:
