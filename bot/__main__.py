@@ -23,6 +23,7 @@ from dotenv import load_dotenv
 from bot.build import build
 from bot.config import ConfigError, Settings, configure_logging
 from bot.front.client import ImagineBot
+from bot.front.connect import quiet_expected_failures
 
 log = logging.getLogger("bot")
 
@@ -36,23 +37,43 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
         bot = ImagineBot(settings, session, build(settings, session))
         loop = asyncio.get_running_loop()
         log.info("starting on the %s event loop", type(loop).__module__.split(".")[0])
+        quiet_expected_failures()
         stopping: list[asyncio.Task[None]] = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            # Not available off the main thread or on Windows; Ctrl+C then ends the loop instead.
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(
-                    signum, lambda: stopping.append(asyncio.create_task(bot.shutdown()))
-                )
-        if started is not None:
-            started.set_result(bot)
         try:
             async with bot:
-                await bot.start(settings.discord_token.reveal())
+                connection = asyncio.create_task(bot.start(settings.discord_token.reveal()))
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    # Not available off the main thread or on Windows; Ctrl+C then ends the loop.
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.add_signal_handler(
+                            signum,
+                            lambda: stopping.append(asyncio.create_task(stop(bot, connection))),
+                        )
+                if started is not None:
+                    started.set_result(bot)
+                try:
+                    await asyncio.wait({connection})
+                finally:
+                    if not connection.done():  # run() itself was cancelled
+                        connection.cancel()
+                        await asyncio.wait({connection})
+                if not connection.cancelled():
+                    connection.result()  # LoginFailure and other ends that are not a stop
         finally:
             await asyncio.gather(*stopping, return_exceptions=True)
             for signum in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
+
+
+async def stop(bot: ImagineBot, connection: asyncio.Task[None]) -> None:
+    """SIGTERM/SIGINT: drain the running jobs and close; a login or a reconnect that is
+    waiting (a connect timeout, a backoff) is cancelled instead of waited out."""
+    if bot.ws is None:
+        # Logging in, or the first gateway connection: no command can have come, none to drain.
+        connection.cancel()
+    await bot.shutdown()
+    connection.cancel()  # a gateway reconnect's backoff sleep would outlast the close
 
 
 def run_forever(settings: Settings, main: Coroutine[Any, Any, T]) -> T:
