@@ -23,7 +23,9 @@ from dotenv import load_dotenv
 from bot.build import build
 from bot.config import ConfigError, Settings, configure_logging
 from bot.front.client import ImagineBot
-from bot.front.connect import quiet_expected_failures
+from bot.front.connect import backoff_delays, quiet_expected_failures
+from bot.resource import Shared
+from bot.state import StateUnavailable, open_state, state_connection
 
 log = logging.getLogger("bot")
 
@@ -41,7 +43,7 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
         stopping: list[asyncio.Task[None]] = []
         try:
             async with bot:
-                connection = asyncio.create_task(bot.start(settings.discord_token.reveal()))
+                connection = asyncio.create_task(serve(bot, settings))
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     # Not available off the main thread or on Windows; Ctrl+C then ends the loop.
                     with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -64,6 +66,50 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
             for signum in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
+
+
+async def serve(bot: ImagineBot, settings: Settings) -> None:
+    """Open the state store (waiting for one that may come back), then log in and serve."""
+    state = state_connection(settings.state_url)
+    if state is not None:
+        await open_state_patiently(state)
+    try:
+        await bot.start(settings.discord_token.reveal())
+    finally:
+        if state is not None:
+            await state.close()  # the stores hold their own use of it, closed with the bot
+
+
+async def open_state_patiently(state: Shared) -> None:
+    """Open the state store; a Redis that refuses or does not answer is waited for (capped
+    backoff, one line each time); a failure that will not pass raises StateUnavailable."""
+    delays = backoff_delays()
+    while True:
+        try:
+            await open_state(state)
+        except StateUnavailable as exc:
+            if exc.lasting:
+                raise
+            delay = next(delays)
+            log.warning(
+                "cannot reach the state store (Redis at %s: %s); trying again in %.1f s",
+                exc.where,
+                exc.detail,
+                delay,
+            )
+            await asyncio.sleep(delay)
+        else:
+            return
+
+
+STATE_FIXES = {
+    "not_writable": "check that the folder exists and this user may write there (STATE_URL, "
+    "DATA_DIR)",
+    "schema_too_new": "it was written by a newer version of the bot: run that version, or point "
+    "STATE_URL at another file",
+    "rejected": "check the password and the database number in STATE_URL",
+    "unreachable": "check that the server is running and STATE_URL's host and port",
+}
 
 
 async def stop(bot: ImagineBot, connection: asyncio.Task[None]) -> None:
@@ -117,6 +163,15 @@ def main() -> int:
         return 2
     try:
         run_forever(settings, run(settings))
+    except StateUnavailable as exc:
+        log.error(
+            "cannot use the state store (%s at %s: %s); %s",
+            exc.backend,
+            exc.where,
+            exc.detail,
+            STATE_FIXES[exc.problem],
+        )
+        return 2
     except discord.LoginFailure:
         log.error("Discord refused the bot token. Check DISCORD_TOKEN (Bot > Reset Token).")
         return 1
