@@ -1,7 +1,8 @@
 """Entry point: settings -> logging -> one aiohttp session -> build everything -> bot.start.
 
 `python -m bot` reads the environment (and `.env`, where a real environment variable wins),
-prints every settings problem and exits 2 when something is missing or wrong.
+prints every settings problem and exits 2 when something is missing or wrong. `python -m bot
+doctor` checks every part the bot depends on instead of starting it (`bot.front.doctor`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from bot.build import build
 from bot.config import ConfigError, Settings, configure_logging
 from bot.front.client import ImagineBot
 from bot.front.connect import backoff_delays, quiet_expected_failures
+from bot.front.doctor import check_images_api, run_doctor
 from bot.resource import Shared
 from bot.state import StateUnavailable, open_state, state_connection
 
@@ -73,11 +75,25 @@ async def serve(bot: ImagineBot, settings: Settings) -> None:
     state = state_connection(settings.state_url)
     if state is not None:
         await open_state_patiently(state)
+    # Beside the login, not before it: a slow Images API must not delay the bot's start.
+    checks = asyncio.create_task(check_images_api_at_start(settings, bot.session))
     try:
         await bot.start(settings.discord_token.reveal())
     finally:
+        checks.cancel()
+        await asyncio.wait({checks})
         if state is not None:
             await state.close()  # the stores hold their own use of it, closed with the bot
+
+
+async def check_images_api_at_start(settings: Settings, session: aiohttp.ClientSession) -> None:
+    """The doctor's Images API check (key, IMAGE_MODEL, its shutdown date), logged: a wrong
+    key is the operator's to fix, and members should not be the first to find it."""
+    check = await check_images_api(settings, session)
+    if check.ok:
+        log.info("%s: %s", check.name, check.found)
+    else:
+        log.error("%s: %s; fix: %s", check.name, check.found, check.fix)
 
 
 async def open_state_patiently(state: Shared) -> None:
@@ -155,12 +171,25 @@ def settings_from_environment() -> Settings | None:
     return settings
 
 
-def main() -> int:
-    """Command-line entry point; returns the exit status."""
+def doctor(settings: Settings) -> int:
+    """`python -m bot doctor`: every check's line on stdout; 1 when one failed."""
+    checks = run_forever(settings, run_doctor(settings))
+    for check in checks:
+        print(check.line())
+    failed = sum(not check.ok for check in checks)
+    print(f"{len(checks) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (`python -m bot`, `python -m bot doctor`); the exit status."""
+    command = list(sys.argv[1:] if argv is None else argv)[:1]
     load_dotenv(Path.cwd() / ".env", override=False)
     settings = settings_from_environment()
     if settings is None:
         return 2
+    if command == ["doctor"]:
+        return doctor(settings)
     try:
         run_forever(settings, run(settings))
     except StateUnavailable as exc:

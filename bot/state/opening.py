@@ -19,6 +19,8 @@ from bot.state.schema import SchemaTooNew
 from bot.state.sqlite import SqliteDatabase, shared_sqlite
 from bot.state.url import Backend, parse_state_url
 
+PROBE_KEY = "imagine-bot:doctor:probe"
+
 Problem = Literal["unreachable", "rejected", "not_writable", "schema_too_new"]
 
 
@@ -63,6 +65,33 @@ async def open_state(connection: Shared) -> None:
         raise _unavailable(connection, "rejected", True, exc) from None
     except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
         raise _unavailable(connection, "unreachable", False, exc) from None
+
+
+async def probe_state(connection: Shared) -> str:
+    """Write and read back a probe on an open connection; what it runs, for the doctor.
+    StateUnavailable when the write or the read fails."""
+    try:
+        if isinstance(connection, RedisConnection):
+            client = connection.client
+            await client.set(PROBE_KEY, "ok", ex=60)
+            read = await client.get(PROBE_KEY)
+            await client.delete(PROBE_KEY)
+            info = await client.info("server")
+            if read != "ok":
+                raise redis_errors.DataError("the probe read back differently")
+            return f"Redis {info.get('redis_version', '?')} at {connection.address}: write and read"
+        if isinstance(connection, SqliteDatabase):
+            # BEGIN IMMEDIATE takes the file's write lock: a file that cannot be written fails.
+            version = await connection.transaction(
+                lambda db: db.execute("PRAGMA user_version").fetchone()[0]
+            )
+            return (
+                f"SQLite {sqlite3.sqlite_version} at {connection.path}: write lock and read, "
+                f"schema {version}"
+            )
+    except (sqlite3.Error, OSError, redis_errors.RedisError) as exc:
+        raise _unavailable(connection, "not_writable", False, exc) from None
+    return type(connection).__name__
 
 
 def _unavailable(
