@@ -40,6 +40,15 @@ class StateUnavailable(Exception):
         self.where = where
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the state store being out of reach for now (Redis down, restarting or
+    not answering): the command did not start, and the same command will work once it is back.
+    redis-py reconnects by itself on the next command, so nothing here needs to."""
+    return isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)) and not (
+        isinstance(exc, redis_errors.AuthenticationError)
+    )
+
+
 def state_connection(url: str) -> SqliteDatabase | RedisConnection | None:
     """The shared connection `STATE_URL` names (the stores use the same one); None for memory."""
     location = parse_state_url(url)
