@@ -2,9 +2,11 @@
 
 Settings (read before this runs), the state store (open, write, read, its version), the
 Images API (`GET /models`: is IMAGE_MODEL there, its shutdown date, the key's access to it),
-the moderation endpoint, and Discord (the token by `GET /users/@me`, the registered commands).
-The entry point also runs `service_checks` (everything but Discord) at start and logs each
-failure as an error: a wrong key is the operator's problem, not a member's.
+the moderation endpoint, Discord (the token by `GET /users/@me`, the registered commands),
+and in each server with allowed channels or a mod-log, the bot's permissions there.
+The entry point also runs the Images API check at start and logs a failure as an error: a
+wrong key is the operator's problem, not a member's. (The state store is checked at start by
+opening it; the moderation check is a request of its own, left to the doctor.)
 
 Discord is asked through discord.py's own base URL (`Route.BASE`) with plain aiohttp: one
 request each, no gateway, nothing registered or changed.
@@ -13,45 +15,17 @@ request each, no gateway, nothing registered or changed.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from discord.http import Route
 
 from bot.config import Settings
+from bot.front.doctor_check import TIMEOUT, Check, get_json
+from bot.front.doctor_servers import check_servers
+from bot.moderation.store import open_server_settings
 from bot.state import StateUnavailable, open_state, probe_state, state_connection
 from bot.transport import openai_headers
-
-TIMEOUT = aiohttp.ClientTimeout(total=15)
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One check's outcome: what was checked, what was found, and how to fix a failure."""
-
-    name: str
-    ok: bool
-    found: str
-    fix: str = ""
-
-    def line(self) -> str:
-        """The check as the doctor prints it."""
-        text = f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.found}"
-        return text if self.ok or not self.fix else f"{text}\n      fix: {self.fix}"
-
-
-async def get_json(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str]
-) -> tuple[int, Any]:
-    """(status, parsed body or None); network failures raise aiohttp.ClientError/TimeoutError."""
-    async with session.get(url, headers=headers, timeout=TIMEOUT) as response:
-        raw = await response.read()
-    try:
-        return response.status, json.loads(raw)
-    except ValueError:
-        return response.status, None
 
 
 def _openai_headers(settings: Settings) -> dict[str, str]:
@@ -242,4 +216,7 @@ async def run_doctor(settings: Settings) -> list[Check]:
         checks = [Check("settings", True, "read; every setting is valid")]
         checks += await service_checks(settings, session)
         checks += await check_discord(settings, session)
+        if all(check.ok for check in checks):  # the store and Discord answer: the servers
+            async with open_server_settings(settings.state_url) as servers:
+                checks += await check_servers(settings.discord_token.reveal(), session, servers)
     return checks

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from bot.front.doctor import Check, run_doctor
+from bot.moderation.store import open_server_settings
 from tests.cogs.test_entry_point import REPO
 from tests.cogs.test_start_stop import closed_port
 from tests.conftest import API_KEY, StartBot, settings_for
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.common import Permission
 from tests.fakes.images_api import FakeImagesAPI
 
 WRONG_KEY = "sk-wrong-0123456789abcdefghij"
@@ -133,3 +135,22 @@ async def test_the_bot_logs_a_wrong_key_as_an_error_at_start(
     assert record.levelno == logging.ERROR
     assert "OPENAI_API_KEY" in record.getMessage()
     assert WRONG_KEY not in caplog.text
+
+
+async def test_each_configured_channel_says_whether_the_bot_may_post_there(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI, tmp_path: Path
+) -> None:
+    settings = settings_for(fake_discord, fake_api, tmp_path / "data")
+    async with start_bot():
+        pass  # registers the commands
+    guild = fake_discord.guild.id
+    async with open_server_settings(settings.state_url) as servers:
+        await servers.allow_channel(guild, fake_discord.text_channel.id)
+        await servers.set_modlog(guild, fake_discord.other_channel.id)
+    # In the mod-log the bot may read and post, but not embed: a channel overwrite.
+    fake_discord.other_channel.bot_permissions = Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES
+    checks = [c for c in await run_doctor(settings) if c.name.startswith("server")]
+    assert [c.ok for c in checks] == [True, False], [c.line() for c in checks]
+    assert "allowed channel" in checks[0].found
+    assert "mod-log" in checks[1].found
+    assert "embed_links" in checks[1].fix
