@@ -7,6 +7,7 @@ the connection and never answers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -16,9 +17,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import discord
+import pytest
+
+from bot.front.connect import log_in
 from tests.cogs.test_entry_point import LAUNCH, REPO
 from tests.conftest import API_KEY
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, point_discord_py_at
 
 TOKEN = "fake-bot-token"
 
@@ -163,3 +168,33 @@ async def test_an_unreachable_gateway_is_retried_in_one_line_each_and_sigterm_en
     assert took < 2, bot.text
     assert "Traceback" not in bot.text
     assert fake_discord.token not in bot.text
+
+
+async def test_a_login_discord_never_answers_times_out_and_is_tried_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.front.connect")
+    async with silent_server() as port:
+        base = f"http://127.0.0.1:{port}"
+        with point_discord_py_at(f"{base}/api/v10", base.replace("http", "ws"), base):
+            client = discord.Client(intents=discord.Intents.none())
+            attempt = asyncio.create_task(
+                log_in(client, lambda: client.login(TOKEN), timeout=0.3, delays=iter([0.1] * 9))
+            )
+            try:
+                for _ in range(200):
+                    if len(retries(caplog)) >= 2:
+                        break
+                    await asyncio.sleep(0.02)
+            finally:
+                attempt.cancel()
+                await asyncio.wait({attempt})
+                await client.close()
+    messages = [record.getMessage() for record in retries(caplog)]
+    assert len(messages) >= 2, messages
+    assert all("(no answer in time); trying again in 0.1 s" in m for m in messages), messages
+    assert not any(record.exc_info for record in retries(caplog))
+
+
+def retries(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "bot.front.connect"]
