@@ -251,6 +251,20 @@ class Answer:
         return self.headers.get("x-request-id")
 
 
+def openai_headers(
+    api_key: Secret | None, organization: str | None, project: str | None
+) -> dict[str, str]:
+    """An OpenAI-compatible API's request headers (also the doctor's, for `GET /models`)."""
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key.reveal()}"
+    if organization:
+        headers["OpenAI-Organization"] = organization
+    if project:
+        headers["OpenAI-Project"] = project
+    return headers
+
+
 class Transport:
     """Sends requests to one OpenAI-compatible API over the process's one aiohttp session."""
 
@@ -360,14 +374,7 @@ class Transport:
 
     def _headers(self) -> dict[str, str]:
         # Built per request so the revealed key is never kept in an attribute.
-        headers = {"Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
-        if self._organization:
-            headers["OpenAI-Organization"] = self._organization
-        if self._project:
-            headers["OpenAI-Project"] = self._project
-        return headers
+        return openai_headers(self._api_key, self._organization, self._project)
 
     def _failure(self, answer: Answer) -> APIFailure:
         """The failure an error answer stands for, from its status and the API's error object."""

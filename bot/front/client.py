@@ -14,6 +14,7 @@ import discord
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.front.connect import connect_gateway, log_in, silence_voice_warnings
 from bot.front.jobs import JobTracker
 from bot.front.parts import Parts
 from bot.front.sync import sync_commands
@@ -35,6 +36,7 @@ class ImagineBot(commands.Bot):
     """The bot. Holds the settings, the one aiohttp session and the parts built from them."""
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession, parts: Parts) -> None:
+        silence_voice_warnings()
         intents = discord.Intents.none()
         intents.guilds = True  # channel and role cache; no privileged intent is needed
         super().__init__(
@@ -56,6 +58,14 @@ class ImagineBot(commands.Bot):
         self.service = parts.service
         self.jobs = JobTracker()
         self.closing = False
+
+    async def login(self, token: str) -> None:
+        """discord.py's login, retried with capped backoff while Discord cannot be reached."""
+        await log_in(self, lambda: super(ImagineBot, self).login(token))
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """discord.py's gateway loop, restarted when the first connection fails (its bug)."""
+        await connect_gateway(self, lambda: super(ImagineBot, self).connect(reconnect=reconnect))
 
     async def setup_hook(self) -> None:
         await self.parts.open()

@@ -20,6 +20,7 @@ from bot.front.interactions import command_name
 from bot.front.replies import apology, reply_privately
 from bot.moderation import PromptRefused
 from bot.moderation.events import Refused
+from bot.state import is_outage as is_state_outage
 
 if TYPE_CHECKING:
     # Used only in the string "ImagineBot" of the base class, which ruff does not read.
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 RESTARTING = (
     "The bot is restarting and isn't taking new requests right now. Please try again in a minute."
+)
+STATE_OUTAGE = (
+    "I can't reach my storage right now, so this didn't go through. Please try again shortly."
 )
 COMMAND_OUTDATED = (
     "This command was just updated and Discord is still showing you the old version. "
@@ -122,6 +126,9 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         if isinstance(original, _OUTDATED):
             log.warning("/%s: Discord's copy of the command differs from ours", name)
             return COMMAND_OUTDATED
+        if is_state_outage(original):
+            log.warning("/%s: the state store is out of reach (%s)", name, type(original).__name__)
+            return STATE_OUTAGE
         error_id = secrets.token_hex(4)
         log.error("error %s in /%s", error_id, name, exc_info=original)
         return apology(error_id)

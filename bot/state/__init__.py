@@ -5,6 +5,13 @@ A leaf: it knows files and servers, not quotas or server settings. The stores in
 connection, one thread) per file, and one Redis client per server, for both stores.
 """
 
+from bot.state.opening import (
+    StateUnavailable,
+    is_outage,
+    open_state,
+    probe_state,
+    state_connection,
+)
 from bot.state.redis import RedisConnection, shared_redis
 from bot.state.schema import SCHEMA_VERSION, SchemaTooNew
 from bot.state.sqlite import SqliteDatabase, shared_sqlite
@@ -17,7 +24,12 @@ __all__ = [
     "SchemaTooNew",
     "SqliteDatabase",
     "StateLocation",
+    "StateUnavailable",
+    "is_outage",
+    "open_state",
     "parse_state_url",
+    "probe_state",
     "shared_redis",
     "shared_sqlite",
+    "state_connection",
 ]

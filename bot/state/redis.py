@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
@@ -31,6 +32,12 @@ class RedisConnection(Shared):
     def __repr__(self) -> str:
         # The URL may carry a password.
         return f"RedisConnection(timeout={self._timeout!r})"
+
+    @property
+    def address(self) -> str:
+        """host:port of the server, for messages (the URL's password left out)."""
+        parts = urlsplit(self._url)
+        return f"{parts.hostname}:{parts.port or 6379}"
 
     @property
     def client(self) -> Redis:

@@ -35,6 +35,7 @@ from jsonschema.exceptions import best_match
 from PIL import Image
 
 from tests.fakes._server import LoopbackServer
+from tests.fakes.images_api_models import ModelRoutes
 from tests.fakes.images_records import (
     EXTENSIONS,
     FILE,
@@ -170,7 +171,7 @@ _FAILURES: dict[str, ApiError] = {
 _Script = Callable[[RecordedRequest], ScriptedAnswer]
 
 
-class FakeImagesAPI(LoopbackServer):
+class FakeImagesAPI(ModelRoutes, LoopbackServer):
     """A strict fake of `POST /v1/images/{generations,edits,variations}` on 127.0.0.1."""
 
     name = "the fake Images API"
@@ -193,6 +194,9 @@ class FakeImagesAPI(LoopbackServer):
         for name, like in (models or {}).items():
             self.models[name] = MODELS[like]
         self.retired_models: set[str] = set()  # answered with 404 model_not_found
+        self.shutdown_dates: dict[str, str] = {}  # GET /v1/models' optional shutdown_date
+        self.models_without_access: set[str] = set()
+        self.model_requests: list[str] = []
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
         # URL results: GET /files/<id>.<ext>
@@ -211,6 +215,7 @@ class FakeImagesAPI(LoopbackServer):
             "/v1/images/{operation:generations|edits|variations}", self._handle_images
         )
         app.router.add_get("/files/{name}", self._handle_file)
+        self.add_model_routes(app)
         return app
 
     @property

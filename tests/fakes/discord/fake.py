@@ -151,6 +151,7 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
         return [
             ("GET", "/users/@me", self._h_me),
             ("POST", "/users/@me/channels", self._h_create_dm),
+            ("GET", "/users/@me/guilds", self._h_my_guilds),
             ("GET", "/users/{user_id}", self._h_user),
             ("GET", "/oauth2/applications/@me", self._h_application),
             ("GET", "/applications/@me", self._h_application),

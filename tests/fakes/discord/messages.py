@@ -185,7 +185,20 @@ class MessageRoutes(HttpPlumbing):
         return message
 
     async def _h_channel(self, request: web.Request) -> web.Response:
-        return json_response(self._channel_from(request).to_payload())
+        channel = self._channel_from(request)
+        payload = channel.to_payload()
+        if channel.bot_permissions is not None:
+            # The bot's own permissions here, as Discord shows them: a member overwrite.
+            allowed = channel.bot_permissions
+            payload["permission_overwrites"] = [
+                {
+                    "id": str(self.bot_user.id),
+                    "type": 1,
+                    "allow": str(allowed),
+                    "deny": str(Permission.ALL & ~allowed),
+                }
+            ]
+        return json_response(payload)
 
     async def _h_channel_messages(self, request: web.Request) -> web.Response:
         channel = self._channel_from(request)

@@ -49,6 +49,20 @@ class WorldRoutes(HttpPlumbing):
             }
         )
 
+    async def _h_my_guilds(self, request: web.Request) -> web.Response:
+        """GET /users/@me/guilds: the bot's servers, as partial guilds."""
+        mine = [g for g in self.guilds.values() if self.bot_user.id in g.members]
+        return json_response(
+            [
+                {
+                    "id": str(g.id),
+                    "name": g.name,
+                    "permissions": str(g.permissions_for(self.bot_user.id)),
+                }
+                for g in mine
+            ]
+        )
+
     async def _h_user(self, request: web.Request) -> web.Response:
         user = self.users.get(self._snowflake(request, "user_id"))
         if user is None:
