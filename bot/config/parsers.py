@@ -70,6 +70,15 @@ def boolean(raw: str) -> bool:
     raise ValueError(raw)
 
 
+def host_port(raw: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets: `[::1]:9108`)."""
+    host, colon, port = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not 1 <= int(port) <= 65535:
+        raise Invalid("must be host:port, for example 127.0.0.1:9108.")
+    return host, int(port)
+
+
 def positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
