@@ -28,6 +28,7 @@ async def save_rest(
             why,
             folder,
         )
+        interaction.client.dispatch("results_undelivered", sum(len(group) for group in groups))
     return folder
 
 
