@@ -3,7 +3,10 @@ the package's metadata (license, optional Redis, bounded dependencies)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -80,3 +83,44 @@ def test_metadata_license_is_spdx_and_redis_is_an_extra() -> None:
         name = re.split(r"[<>=;\s]", dep, maxsplit=1)[0]
         if name in bounded:
             assert "<" in dep, dep
+
+
+def _without_redis(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter where `import redis` fails, as without the extra
+    (in `cwd`, away from any .env of the checkout)."""
+    prelude = "import sys; sys.modules['redis'] = None\n"
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", prelude + code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        check=False,
+    )
+
+
+def test_the_bot_runs_on_sqlite_without_the_redis_extra(tmp_path: Path) -> None:
+    done = _without_redis(
+        "import bot.__main__, bot.build, cogs.imagine, cogs.settings, cogs.metrics\n"
+        "from bot.limits import open_store\n"
+        "from bot.moderation import open_server_settings\n"
+        "open_store('memory://'); open_server_settings('memory://')\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_redis_state_url_without_the_extra_is_refused_clearly(tmp_path: Path) -> None:
+    done = _without_redis(
+        "import runpy; runpy.run_module('bot', run_name='__main__')",
+        tmp_path,
+        DISCORD_TOKEN="MTEy.fake.token-for-a-config-check",
+        OPENAI_API_KEY="sk-fake-key-for-a-config-check",
+        STATE_URL="redis://127.0.0.1:6379/0",
+        DATA_DIR=str(tmp_path),
+    )
+    assert done.returncode == 2
+    assert "STATE_URL" in done.stderr
+    assert "pip install 'imagine-bot[redis]'" in done.stderr
+    assert "Traceback" not in done.stderr

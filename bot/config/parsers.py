@@ -5,6 +5,7 @@ A parser never puts the raw value into its error: the reader words the problem i
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TypeVar
@@ -57,7 +58,11 @@ def base_url(raw: str) -> str:
 
 def state_url(raw: str) -> str:
     """A STATE_URL the stores can open (checked by the one parser, which opens nothing)."""
-    parse_state_url(raw)
+    if parse_state_url(raw).backend == "redis" and importlib.util.find_spec("redis") is None:
+        raise Invalid(
+            "is a Redis URL, but the Redis client is not installed; install the extra with "
+            "pip install 'imagine-bot[redis]' (the Docker image has it), or use SQLite."
+        )
     return raw
 
 
