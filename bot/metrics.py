@@ -38,74 +38,41 @@ class Metrics:
     """What the bot did and is doing, as Prometheus counters, gauges and histograms."""
 
     def __init__(self) -> None:
-        self.registry = registry = CollectorRegistry()
-        self.jobs = Counter(
-            "imagine_jobs",
-            "Commands finished, by command and outcome (ok, refused, failed)",
-            ["command", "outcome"],
-            registry=registry,
-        )
-        self.images = Counter(
-            "imagine_images",
-            "Images posted for members, by command",
-            ["command"],
-            registry=registry,
-        )
-        self.refusals = Counter(
-            "imagine_refusals",
-            "Requests refused, by the layer that refused (input, access, quota, queue, "
-            "blocked_terms, moderation, upstream...)",
-            ["layer"],
-            registry=registry,
-        )
-        self.queue_waiting = Gauge(
-            "imagine_queue_waiting_jobs", "Jobs waiting for their turn", registry=registry
-        )
-        self.queue_running = Gauge(
-            "imagine_queue_running_jobs", "Jobs that have their turn", registry=registry
-        )
+        self.registry = CollectorRegistry()
+        counter, gauge = self._counter, self._gauge
+        self.jobs = counter("imagine_jobs", "Commands: ok, refused, failed", "command", "outcome")
+        self.images = counter("imagine_images", "Images posted for members", "command")
+        self.refusals = counter("imagine_refusals", "Refusals, by the layer that refused", "layer")
+        self.queue_waiting = gauge("imagine_queue_waiting_jobs", "Jobs waiting for their turn")
+        self.queue_running = gauge("imagine_queue_running_jobs", "Jobs that have their turn")
         self.queue_wait = Histogram(
             "imagine_queue_wait_seconds",
             "How long a job waited for its turn (queue and images-per-minute budget)",
             buckets=_QUEUE_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
-        self.upstream_in_flight = Gauge(
-            "imagine_upstream_in_flight", "Images API calls in progress", registry=registry
-        )
+        self.upstream_in_flight = gauge("imagine_upstream_in_flight", "Images API calls running")
         self.upstream_seconds = Histogram(
             "imagine_upstream_seconds",
-            "Images API call attempts: seconds until the answer or the failure, by call",
+            "Images API call attempts: seconds until the answer or the failure",
             ["call"],
             buckets=_UPSTREAM_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
-        self.upstream_calls = Counter(
-            "imagine_upstream_calls",
-            "Images API call attempts, by call and outcome (ok, rate_limited, timeout, ...)",
-            ["call", "outcome"],
-            registry=registry,
+        self.upstream_calls = counter("imagine_upstream_calls", "API attempts", "call", "outcome")
+        self.upstream_retries = counter("imagine_upstream_retries", "Attempts retried", "call")
+        self.upstream_rate_limited = counter("imagine_upstream_rate_limited", "Images API 429s")
+        self.discord_rate_limits = counter("imagine_discord_rate_limits", "Discord API 429s")
+        self.undelivered = counter(
+            "imagine_undelivered_results", "Images no delivery route could post (kept for later)"
         )
-        self.upstream_retries = Counter(
-            "imagine_upstream_retries", "Images API attempts retried", ["call"], registry=registry
-        )
-        self.upstream_rate_limited = Counter(
-            "imagine_upstream_rate_limited", "429 answers from the Images API", registry=registry
-        )
-        self.discord_rate_limits = Counter(
-            "imagine_discord_rate_limits", "429 answers from Discord's API", registry=registry
-        )
-        self.undelivered = Counter(
-            "imagine_undelivered_results",
-            "Results no delivery route could post (kept for the member)",
-            registry=registry,
-        )
-        self.healthy = Gauge(
-            "imagine_up",
-            "1 when the check passed at the last scrape (gateway, state_store)",
-            ["check"],
-            registry=registry,
-        )
+        self.healthy = gauge("imagine_up", "1 when the check passed at the last scrape", "check")
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, *labels: str) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry)
 
     # The transport's observer (see `bot.transport.CallObserver`).
     def call_started(self, call: str) -> None:
