@@ -32,7 +32,7 @@ COPY cogs ./cogs
 RUN pip install --no-deps .
 
 RUN useradd --system --uid 10001 --home-dir /app imagine \
-    && mkdir -p /data && chown imagine /data
+    && mkdir -p /data && chown imagine /data && chmod 0700 /data
 # A numeric user, so Kubernetes' runAsNonRoot can verify it.
 USER 10001
 VOLUME ["/data"]
