@@ -107,3 +107,17 @@ async def test_healthz_is_503_and_names_the_failing_check() -> None:
     assert status == 503
     assert json.loads(body) == {"gateway": "ok", "state_store": "failing"}
     assert _value(text, 'imagine_up{check="state_store"}') == 0
+
+
+async def test_results_that_reach_nobody_are_counted_as_undelivered(
+    start_bot: StartBot, fake_discord: FakeDiscord
+) -> None:
+    port = _free_port()
+    fake_discord.fail_next("PATCH", ORIGINAL, 400, 50035, "Invalid Form Body")
+    fake_discord.fail_next("POST", "/channels/*/messages", 403, 50013, "Missing Permissions", 2)
+    async with start_bot(METRICS_ADDR=f"127.0.0.1:{port}"):
+        interaction = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
+        await interaction.wait_for_final(predicate=lambda seen: seen.ephemeral)
+        _, text = await _get(port, "/metrics")
+    assert _value(text, "imagine_undelivered_results_total") == 2
+    assert _value(text, 'imagine_jobs_total{command="imagine",outcome="failed"}') == 1
