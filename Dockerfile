@@ -1,4 +1,6 @@
-# imagine-bot: docker build -t imagine-bot . && docker run --env-file .env -v imagine-data:/data imagine-bot
+# imagine-bot: `docker compose up -d` (docker-compose.yml), or
+#   docker build -t imagine-bot . && docker run --env-file .env -v imagine-data:/data imagine-bot
+# Runs as an unprivileged user and writes only to /data: `--read-only` works.
 FROM python:3.12-slim
 
 # MALLOC_ARENA_MAX=2: glibc gives each thread that allocates its own arena, and each arena
@@ -16,19 +18,23 @@ WORKDIR /app
 
 # Dependencies first, so changing the source does not reinstall them (layer cache).
 COPY pyproject.toml README.md ./
+# The dependencies and the redis extra: an image may be one of several processes on Redis.
 RUN python - <<'PY' > /tmp/requirements.txt
 import tomllib
-print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["redis"]))
 PY
 RUN pip install -r /tmp/requirements.txt
 
+COPY LICENSE ./
 COPY bot ./bot
 COPY cogs ./cogs
 RUN pip install --no-deps .
 
 RUN useradd --system --uid 10001 --home-dir /app imagine \
-    && mkdir -p /data && chown imagine /data
-USER imagine
+    && mkdir -p /data && chown imagine /data && chmod 0700 /data
+# A numeric user, so Kubernetes' runAsNonRoot can verify it.
+USER 10001
 VOLUME ["/data"]
 
 CMD ["python", "-m", "bot"]

@@ -169,6 +169,7 @@ def settings_from_environment() -> Settings | None:
             settings.moderation_api_key,
             settings.user_id_salt,
         ),
+        settings.log_format,
     )
     return settings
 

@@ -265,6 +265,14 @@ def openai_headers(
     return headers
 
 
+class CallObserver(Protocol):
+    """Told of each attempt (for metrics: `bot.metrics.Metrics` is one); must not block."""
+
+    def call_started(self, call: str) -> None: ...
+    def call_finished(self, call: str, seconds: float, outcome: str) -> None: ...
+    def call_retrying(self, call: str) -> None: ...
+
+
 class Transport:
     """Sends requests to one OpenAI-compatible API over the process's one aiohttp session."""
 
@@ -290,6 +298,7 @@ class Transport:
         # Told the server's wait after every 429 that is not about quota, so that a shared
         # limiter can hold back other processes too; this transport's own calls already wait.
         self.on_rate_limited: Callable[[float], Awaitable[object]] | None = None
+        self.observer: CallObserver | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -326,15 +335,28 @@ class Transport:
             attempt += 1
             if not await self._cool_down.wait(deadline_at):
                 raise last or APIFailure("rate_limited", retry_after=self._cool_down.remaining())
+            began, outcome = self._observe_start(what), "cancelled"
             try:
-                return await self._post_once(path, fields, files, max_body, before_reading)
+                answer = await self._post_once(path, fields, files, max_body, before_reading)
+                outcome = "ok"
+                return answer
             except APIFailure as failure:
                 failure.maybe_paid = failure.maybe_paid and not idempotent
-                last = failure
+                last, outcome = failure, failure.kind
+            finally:
+                if self.observer is not None:
+                    self.observer.call_finished(what, time.monotonic() - began, outcome)
             wait = await self._after_failure(last, attempt, deadline_at, what)
             if wait is None:
                 raise last
+            if self.observer is not None:
+                self.observer.call_retrying(what)
             await asyncio.sleep(wait)
+
+    def _observe_start(self, what: str) -> float:
+        if self.observer is not None:
+            self.observer.call_started(what)
+        return time.monotonic()
 
     async def _post_once(
         self,

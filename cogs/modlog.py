@@ -23,7 +23,7 @@ import discord
 from discord.ext import commands
 
 from bot import imaging
-from bot.front.caption import shorten
+from bot.front.caption import escape_markdown, shorten
 from bot.moderation import InvalidSetting, block_ends
 from bot.moderation.events import Blocked, Generated, Refused, Unblocked
 
@@ -86,7 +86,7 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
 
 def _prompt(prompt: str) -> str:
     """A prompt as an embed's description, shown as typed (markdown escaped)."""
-    return shorten(discord.utils.escape_markdown(prompt), 4000)
+    return shorten(escape_markdown(prompt), 4000)
 
 
 class DeleteResult(

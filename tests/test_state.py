@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -72,13 +73,13 @@ async def test_a_new_file_and_its_folders_are_private(tmp_path: Path) -> None:
 
 async def test_a_file_without_a_version_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    with sqlite3.connect(path) as db:  # as a bot from before the migrations left it
+    with closing(sqlite3.connect(path)) as db, db:  # as a bot from before the migrations left it
         db.execute("CREATE TABLE shared_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         db.execute("INSERT INTO shared_state VALUES ('paused_until', 7000)")
     db.close()
     async with SqliteStore(SqliteDatabase(path)) as store:
         assert await store.paused_until(now_ms=0) == 7_000
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
         assert {"reservations", "budget", "shared_state", "server_settings"} <= tables
@@ -87,7 +88,7 @@ async def test_a_file_without_a_version_is_migrated_and_keeps_its_rows(tmp_path:
 
 async def test_a_file_from_a_newer_bot_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     database = SqliteDatabase(path)
@@ -95,7 +96,7 @@ async def test_a_file_from_a_newer_bot_is_refused(tmp_path: Path) -> None:
         await SqliteStore(database).open()
     assert str(path) in str(refused.value)
     assert not database.is_open
-    with sqlite3.connect(path) as db:  # left as it was
+    with closing(sqlite3.connect(path)) as db, db:  # left as it was
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
         assert db.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
     db.close()

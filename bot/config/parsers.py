@@ -5,6 +5,7 @@ A parser never puts the raw value into its error: the reader words the problem i
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TypeVar
@@ -57,7 +58,11 @@ def base_url(raw: str) -> str:
 
 def state_url(raw: str) -> str:
     """A STATE_URL the stores can open (checked by the one parser, which opens nothing)."""
-    parse_state_url(raw)
+    if parse_state_url(raw).backend == "redis" and importlib.util.find_spec("redis") is None:
+        raise Invalid(
+            "is a Redis URL, but the Redis client is not installed; install the extra with "
+            "pip install 'imagine-bot[redis]' (the Docker image has it), or use SQLite."
+        )
     return raw
 
 
@@ -68,6 +73,15 @@ def boolean(raw: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(raw)
+
+
+def host_port(raw: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets: `[::1]:9108`)."""
+    host, colon, port = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not 1 <= int(port) <= 65535:
+        raise Invalid("must be host:port, for example 127.0.0.1:9108.")
+    return host, int(port)
 
 
 def positive_int(raw: str) -> int:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import bot.config.table as t
 from bot import redact
+from bot.config.logs import JsonFormatter
 from bot.config.reader import ConfigError, Reader, Setting
 from bot.images.profiles import (
     FAMILIES,
@@ -70,6 +71,8 @@ class Settings:
     data_dir: Path = t.DATA_DIR.default
     discord_guild_id: int | None = _declared(t.DISCORD_GUILD_ID)
     log_level: str = _declared(t.LOG_LEVEL)
+    log_format: str = _declared(t.LOG_FORMAT)
+    metrics_addr: tuple[str, int] | None = _declared(t.METRICS_ADDR)
     event_loop: str = _declared(t.EVENT_LOOP)
     max_attachment_bytes: int = _declared(t.MAX_ATTACHMENT_BYTES)
     max_image_pixels: int = _declared(t.MAX_IMAGE_PIXELS)
@@ -210,10 +213,16 @@ def _moderation(
     return enabled, url, key
 
 
-def configure_logging(level: str, secrets: Iterable[Secret | None] = ()) -> None:
-    """Set up logging once, for the whole process, hiding tokens, keys and `secrets`."""
+def configure_logging(
+    level: str, secrets: Iterable[Secret | None] = (), log_format: str = "text"
+) -> None:
+    """Set up logging once, for the whole process, hiding tokens, keys and `secrets`;
+    `log_format` "json" writes one JSON object per line (see `bot.config.logs`)."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s", force=True
     )
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     # At DEBUG discord.py logs whole payloads: interaction tokens, webhook URLs, the token.
     redact.install(secret.reveal() for secret in secrets if secret)

@@ -39,6 +39,7 @@ DEFAULT_FAMILY: Family = "gpt-image-2"
 # The limits layer owns its default numbers; the settings show and use them.
 _POLICY = LimitPolicy()
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 EVENT_LOOPS = ("uvloop", "asyncio")
 
 # Setting(variable, section, default, parser, expected, help, shown=...): see bot.config.reader.
@@ -246,6 +247,18 @@ LOG_LEVEL = Setting(
     "one of " + ", ".join(LOG_LEVELS),
     "logging level: " + ", ".join(LOG_LEVELS) + "; DEBUG logs whole Discord payloads, prompts "
     "included (tokens and keys are redacted)",
+)
+LOG_FORMAT = Setting(
+    "LOG_FORMAT", RUNNING, "text", p.one_of(LOG_FORMATS, str.lower),
+    "one of " + ", ".join(LOG_FORMATS),
+    "text (one readable line per record) or json (one JSON object per line, for log "
+    "collectors); tokens and keys are redacted in both",
+)
+METRICS_ADDR = Setting[tuple[str, int] | None](
+    "METRICS_ADDR", RUNNING, None, p.host_port, "host:port, for example 127.0.0.1:9108",
+    "serve /healthz (gateway connected, state store reachable) and /metrics (Prometheus) on "
+    "this address; 0.0.0.0:9108 inside a container",
+    shown="off",
 )
 EVENT_LOOP = Setting(
     "EVENT_LOOP", RUNNING, "uvloop", p.one_of(EVENT_LOOPS, str.lower),

@@ -3,11 +3,21 @@ Discord's message length."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-import discord
-
 CONTENT_LIMIT = 2000
+
+# discord.utils.escape_markdown's patterns (links left alone). Ours because discord.py 2.7
+# passes re.sub's `count` positionally, which Python 3.13 deprecates (an error in the tests).
+_URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
+_COMMON = r"^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-"
+_MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_COMMON}))", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown as typed in a message: markdown characters escaped, links left alone."""
+    return _MARKDOWN.sub(lambda match: match["url"] or "\\" + match["markdown"], text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +44,8 @@ class Caption:
             f" · {self.seconds:.1f} s"
         )
         note = shorten(self.note, limit // 4) if self.note else None
-        prompt = _one_line(discord.utils.escape_markdown(self.prompt)) if self.prompt else ""
-        revised = (
-            _one_line(discord.utils.escape_markdown(self.revised_prompt))
-            if self.revised_prompt
-            else ""
-        )
+        prompt = _one_line(escape_markdown(self.prompt)) if self.prompt else ""
+        revised = _one_line(escape_markdown(self.revised_prompt)) if self.revised_prompt else ""
         revised_intro = "-# The model rewrote the prompt as: "
         # Room left once the footer, the note, the markup and the line breaks are counted.
         room = limit - len(footer) - (len(note) + 1 if note else 0)

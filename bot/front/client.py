@@ -29,6 +29,7 @@ EXTENSIONS = (
     "cogs.quota",
     "cogs.settings",
     "cogs.modlog",
+    "cogs.metrics",
 )
 
 

@@ -85,6 +85,9 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         try:
             text = self._describe(interaction, error)
             self._report_refusal(interaction, error)
+            # For listeners that count outcomes (cogs/metrics.py), as discord.py's own
+            # `app_command_completion` is dispatched only on success.
+            self.client.dispatch("app_command_error", interaction, error)
             await reply_privately(interaction, text)
         except Exception:
             # discord.py would leave an exception raised here unhandled in its task.

@@ -29,6 +29,7 @@ async def save_rest(
             why,
             folder,
         )
+        interaction.client.dispatch("results_undelivered", sum(len(group) for group in groups))
     return folder
 
 

@@ -23,7 +23,7 @@ from bot.images.probe import ImageInfo, probe
 from bot.images.profiles import MiB, ModelProfile, Operation
 from bot.images.requests import ImageOptions, InputImage
 from bot.images.results import GeneratedImage, ImagesResult, Usage
-from bot.transport import APIFailure, BeforeReading, Transport
+from bot.transport import APIFailure, BeforeReading, CallObserver, Transport
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,10 @@ class ImagesClient:
         self._transport = transport
         self._profile = profile
         self._max_result_bytes = max_result_bytes
+
+    def observe(self, observer: CallObserver | None) -> None:
+        """Tell `observer` of every attempt at the API (metrics)."""
+        self._transport.observer = observer
 
     @property
     def on_rate_limited(self) -> Callable[[float], Awaitable[object]] | None:

@@ -127,6 +127,8 @@ class FairQueue:
         self._next_pass = -math.inf
         self._pass_timer: asyncio.TimerHandle | None = None
         self._typical_run: float | None = None  # seconds a turn lasts, a moving average
+        # Told how long each job waited for its turn (metrics).
+        self.on_waited: Callable[[float], None] | None = None
 
     @property
     def waiting(self) -> int:
@@ -235,6 +237,7 @@ class FairQueue:
             if job.member != member_key or not job.queued or job.ready:
                 raise ValueError("that place is not this member's, or was already used")
         self._ready(job, on_position)
+        asked = self._clock()
         try:
             await self._wait_for_turn(job, admit)
         except BaseException:
@@ -245,6 +248,8 @@ class FairQueue:
                 job.teller.stop()
             raise
         started = self._clock()
+        if self.on_waited is not None:
+            self.on_waited(started - asked)
         try:
             if job.teller is not None:
                 await job.teller.finish()

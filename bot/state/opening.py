@@ -9,15 +9,17 @@ caller stops and says which setting to change. Errors carry data; the words are 
 from __future__ import annotations
 
 import sqlite3
-from typing import Literal
-
-from redis import exceptions as redis_errors
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal, TypeGuard
 
 from bot.resource import Shared
-from bot.state.redis import RedisConnection, shared_redis
 from bot.state.schema import SchemaTooNew
 from bot.state.sqlite import SqliteDatabase, shared_sqlite
 from bot.state.url import Backend, parse_state_url
+
+if TYPE_CHECKING:
+    from bot.state.redis import RedisConnection
 
 PROBE_KEY = "imagine-bot:doctor:probe"
 
@@ -44,9 +46,18 @@ def is_outage(exc: BaseException) -> bool:
     """Whether `exc` is the state store being out of reach for now (Redis down, restarting or
     not answering): the command did not start, and the same command will work once it is back.
     redis-py reconnects by itself on the next command, so nothing here needs to."""
-    return isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)) and not (
-        isinstance(exc, redis_errors.AuthenticationError)
+    errors = _redis_errors()
+    if errors is None:
+        return False
+    return isinstance(exc, (errors.ConnectionError, errors.TimeoutError)) and not (
+        isinstance(exc, errors.AuthenticationError)
     )
+
+
+def _redis_errors() -> ModuleType | None:
+    """redis-py's exceptions, if it is loaded: `redis` is an optional extra, and an error
+    can only have come from it once a Redis store has imported it."""
+    return sys.modules.get("redis.exceptions")
 
 
 def state_connection(url: str) -> SqliteDatabase | RedisConnection | None:
@@ -55,6 +66,8 @@ def state_connection(url: str) -> SqliteDatabase | RedisConnection | None:
     if location.backend == "sqlite" and location.path is not None:
         return shared_sqlite(location.path)
     if location.backend == "redis":
+        from bot.state.redis import shared_redis  # the optional extra, only when asked for
+
         return shared_redis(location.url)
     return None
 
@@ -69,26 +82,22 @@ async def open_state(connection: Shared) -> None:
         if isinstance(connection, SqliteDatabase):
             raise _unavailable(connection, "not_writable", True, exc) from None
         raise _unavailable(connection, "unreachable", False, exc) from None
-    except (redis_errors.AuthenticationError, redis_errors.ResponseError) as exc:
-        # A wrong password or database number: the server answered, and will answer the same.
-        raise _unavailable(connection, "rejected", True, exc) from None
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-        raise _unavailable(connection, "unreachable", False, exc) from None
+    except Exception as exc:
+        errors = _redis_errors()
+        if errors is None:
+            raise
+        if isinstance(exc, errors.AuthenticationError | errors.ResponseError):
+            # A wrong password or database number: the server answered, and will answer the same.
+            raise _unavailable(connection, "rejected", True, exc) from None
+        if isinstance(exc, errors.ConnectionError | errors.TimeoutError):
+            raise _unavailable(connection, "unreachable", False, exc) from None
+        raise
 
 
 async def probe_state(connection: Shared) -> str:
     """Write and read back a probe on an open connection; what it runs, for the doctor.
     StateUnavailable when the write or the read fails."""
     try:
-        if isinstance(connection, RedisConnection):
-            client = connection.client
-            await client.set(PROBE_KEY, "ok", ex=60)
-            read = await client.get(PROBE_KEY)
-            await client.delete(PROBE_KEY)
-            info = await client.info("server")
-            if read != "ok":
-                raise redis_errors.DataError("the probe read back differently")
-            return f"Redis {info.get('redis_version', '?')} at {connection.address}: write and read"
         if isinstance(connection, SqliteDatabase):
             # BEGIN IMMEDIATE takes the file's write lock: a file that cannot be written fails.
             version = await connection.transaction(
@@ -98,9 +107,34 @@ async def probe_state(connection: Shared) -> str:
                 f"SQLite {sqlite3.sqlite_version} at {connection.path}: write lock and read, "
                 f"schema {version}"
             )
-    except (sqlite3.Error, OSError, redis_errors.RedisError) as exc:
+        if _is_redis(connection):
+            return await _probe_redis(connection)
+    except (sqlite3.Error, OSError) as exc:
+        raise _unavailable(connection, "not_writable", False, exc) from None
+    except Exception as exc:
+        errors = _redis_errors()
+        if errors is None or not isinstance(exc, errors.RedisError):
+            raise
         raise _unavailable(connection, "not_writable", False, exc) from None
     return type(connection).__name__
+
+
+def _is_redis(connection: Shared) -> TypeGuard[RedisConnection]:
+    module = sys.modules.get("bot.state.redis")  # loaded by whoever opened a Redis store
+    return module is not None and isinstance(connection, module.RedisConnection)
+
+
+async def _probe_redis(connection: RedisConnection) -> str:
+    client = connection.client
+    await client.set(PROBE_KEY, "ok", ex=60)
+    read = await client.get(PROBE_KEY)
+    await client.delete(PROBE_KEY)
+    info = await client.info("server")
+    if read != "ok":
+        from redis.exceptions import DataError
+
+        raise DataError("the probe read back differently")
+    return f"Redis {info.get('redis_version', '?')} at {connection.address}: write and read"
 
 
 def _unavailable(
@@ -109,7 +143,7 @@ def _unavailable(
     if isinstance(connection, SqliteDatabase):
         where = str(connection.path)
         return StateUnavailable("sqlite", problem, lasting=lasting, detail=_short(exc), where=where)
-    where = connection.address if isinstance(connection, RedisConnection) else "?"
+    where = connection.address if _is_redis(connection) else "?"
     return StateUnavailable("redis", problem, lasting=lasting, detail=_short(exc), where=where)
 
 

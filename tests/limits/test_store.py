@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,7 @@ async def test_sqlite_keeps_usage_across_restarts(tmp_path: Path) -> None:
         assert await store.refund("u-a", pending.id, now_ms=int(clock() * 1000)) is True
         assert (await quotas.usage("u-a", POLICY)).window(Window.ROLLING).used == 3
         assert await store.paused_until(now_ms=int(clock() * 1000)) == int(clock() * 1000) + 30_000
-    with sqlite3.connect(tmp_path / "nested" / "bot.db") as db:
+    with closing(sqlite3.connect(tmp_path / "nested" / "bot.db")) as db, db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("PRAGMA user_version").fetchone() == (1,)
     db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,7 @@ async def test_clearing_everything_removes_the_stored_document(
     await store.reset(GUILD)
     assert (await store.get(GUILD)).is_default
     if backend == "sqlite":
-        with sqlite3.connect(tmp_path / "state" / "bot.db") as db:
+        with closing(sqlite3.connect(tmp_path / "state" / "bot.db")) as db, db:
             assert db.execute("SELECT count(*) FROM server_settings").fetchone() == (0,)
     elif backend == "redis":
         assert isinstance(store, RedisServerSettings)
@@ -218,7 +219,7 @@ async def test_unreadable_saved_settings_are_an_error_not_the_defaults(
     store = await open_settings(cache_ttl=0)
     await store.set_nsfw_only(GUILD, True)
     if backend == "sqlite":
-        with sqlite3.connect(tmp_path / "state" / "bot.db") as db:
+        with closing(sqlite3.connect(tmp_path / "state" / "bot.db")) as db, db:
             db.execute("UPDATE server_settings SET document = '{\"version\": 99}'")
     else:
         assert isinstance(store, RedisServerSettings)
@@ -276,7 +277,7 @@ async def test_sqlite_shares_the_quota_database_file(tmp_path: Path) -> None:
         usage = await MemberQuotas(limits, clock=lambda: NOW).usage("u-a", POLICY)
         assert usage.window(Window.DAILY).used == 2
         assert (await settings.get(GUILD)).blocked_terms == ("bad",)
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         assert db.execute("PRAGMA user_version").fetchone() == (LIMITS_SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 

@@ -9,6 +9,8 @@ Laid out like Red-DiscordBot's `redbot/core/_drivers/`: the backends import the 
 never this package, and this package is the one place that picks a backend for a URL.
 """
 
+from typing import TYPE_CHECKING
+
 from bot.limits.store.base import (
     RETENTION_MS,
     Entry,
@@ -18,9 +20,11 @@ from bot.limits.store.base import (
     fits_at,
 )
 from bot.limits.store.memory import MemoryStore
-from bot.limits.store.redis import RedisStore
 from bot.limits.store.sqlite import SqliteStore
-from bot.state import parse_state_url, shared_redis, shared_sqlite
+from bot.state import parse_state_url, shared_sqlite
+
+if TYPE_CHECKING:
+    from bot.limits.store.redis import RedisStore
 
 __all__ = [
     "RETENTION_MS",
@@ -42,5 +46,18 @@ def open_store(url: str) -> Store:
     if location.backend == "sqlite" and location.path is not None:
         return SqliteStore(shared_sqlite(location.path))
     if location.backend == "redis":
+        from bot.limits.store.redis import RedisStore
+        from bot.state.redis import shared_redis
+
         return RedisStore(shared_redis(location.url))
     return MemoryStore()
+
+
+def __getattr__(name: str) -> object:
+    # The Redis backend imports `redis`, an optional extra: loaded only when asked for, so
+    # that a bot on SQLite runs without it (STATE_URL=redis://... is refused at start).
+    if name == "RedisStore":
+        from bot.limits.store.redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,11 +8,15 @@ Laid out like `bot.limits.store`: the interface in base.py imports no backend, a
 is the one place that picks a backend for a URL (parsed by `bot.state`, as the quotas' is).
 """
 
+from typing import TYPE_CHECKING
+
 from bot.moderation.store.base import DEFAULT_CACHE_TTL, ServerSettingsStore
 from bot.moderation.store.memory import MemoryServerSettings
-from bot.moderation.store.redis import RedisServerSettings
 from bot.moderation.store.sqlite import SqliteServerSettings
-from bot.state import parse_state_url, shared_redis, shared_sqlite
+from bot.state import parse_state_url, shared_sqlite
+
+if TYPE_CHECKING:
+    from bot.moderation.store.redis import RedisServerSettings
 
 __all__ = [
     "DEFAULT_CACHE_TTL",
@@ -30,5 +34,18 @@ def open_server_settings(url: str, *, cache_ttl: float = DEFAULT_CACHE_TTL) -> S
     if location.backend == "sqlite" and location.path is not None:
         return SqliteServerSettings(shared_sqlite(location.path), cache_ttl=cache_ttl)
     if location.backend == "redis":
+        from bot.moderation.store.redis import RedisServerSettings
+        from bot.state.redis import shared_redis
+
         return RedisServerSettings(shared_redis(location.url), cache_ttl=cache_ttl)
     return MemoryServerSettings()
+
+
+def __getattr__(name: str) -> object:
+    # The Redis backend imports `redis`, an optional extra: loaded only when asked for, so
+    # that a bot on SQLite runs without it (STATE_URL=redis://... is refused at start).
+    if name == "RedisServerSettings":
+        from bot.moderation.store.redis import RedisServerSettings
+
+        return RedisServerSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
