@@ -1,0 +1,35 @@
+"""Job records: each command's stage, kept where the quotas are, so a restart can finish it.
+
+- base.py: the record, its stages, and the interface every backend implements.
+- memory.py (`memory://`), sqlite.py (`sqlite:///...`, table `jobs`), redis.py (`redis://`).
+
+Laid out like `bot.limits.store`: the backends import the interface, never this package, and
+this package is the one place that picks a backend for a `STATE_URL`.
+"""
+
+from bot.records.base import RETENTION_MS, JobRecord, RecordStore, Stage
+from bot.records.memory import MemoryRecords
+from bot.records.redis import RedisRecords
+from bot.records.sqlite import SqliteRecords
+from bot.state import parse_state_url, shared_redis, shared_sqlite
+
+__all__ = [
+    "RETENTION_MS",
+    "JobRecord",
+    "MemoryRecords",
+    "RecordStore",
+    "RedisRecords",
+    "SqliteRecords",
+    "Stage",
+    "open_records",
+]
+
+
+def open_records(url: str) -> RecordStore:
+    """The job records for a `STATE_URL`; nothing is opened yet. ValueError if not usable."""
+    location = parse_state_url(url)
+    if location.backend == "sqlite" and location.path is not None:
+        return SqliteRecords(shared_sqlite(location.path))
+    if location.backend == "redis":
+        return RedisRecords(shared_redis(location.url))
+    return MemoryRecords()
