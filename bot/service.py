@@ -36,6 +36,7 @@ from bot.moderation import (
     refused_by_provider,
     screen,
 )
+from bot.records import OwedImage, TrackedJob
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class Job:
     member: Member
     held: Reservation
     on_position: PositionCallback | None = None
+    tracked: TrackedJob | None = None  # its record, moved on as it goes (crash recovery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,13 @@ class Variation:
 
     result: ImagesResult
     note: str | None
+
+
+def _owed(result: ImagesResult) -> list[OwedImage]:
+    return [
+        OwedImage(f"{index}.{image.filename_extension}", image.data)
+        for index, image in enumerate(result.images, start=1)
+    ]
 
 
 def _size_text(size: int) -> str:
@@ -280,11 +289,17 @@ class ImageService:
         self, job: Job, options: ImageOptions, request: Callable[..., Awaitable[ImagesResult]]
     ) -> ImagesResult:
         """`request` (an Images client method) for the member, in their turn, with memory
-        for the answer; the reservation is committed once the images are in."""
+        for the answer; the reservation is committed once the images are in. The job's record
+        says "sent" before the request goes and keeps the images once they are in, so that a
+        crash in between is resolved as the API would charge it (bot.records)."""
         async with self._turn(job.member, options.n, job.on_position):
+            if job.tracked is not None:
+                await job.tracked.sending()
             result = await request(
                 user=job.member.key, options=options, before_reading=self._room_for(options.n)
             )
+        if job.tracked is not None:
+            await job.tracked.answered(_owed(result), request_id=result.request_id)
         await job.held.commit()
         return result
 

@@ -2,6 +2,8 @@
 
 - base.py: the record, its stages, and the interface every backend implements.
 - memory.py (`memory://`), sqlite.py (`sqlite:///...`, table `jobs`), redis.py (`redis://`).
+- outbox.py: the images a member is still owed, as private files under the data folder.
+- tracked.py: one running job's record, moved on by the service and the front.
 
 Laid out like `bot.limits.store`: the backends import the interface, never this package, and
 this package is the one place that picks a backend for a `STATE_URL`.
@@ -9,18 +11,24 @@ this package is the one place that picks a backend for a `STATE_URL`.
 
 from bot.records.base import RETENTION_MS, JobRecord, RecordStore, Stage
 from bot.records.memory import MemoryRecords
+from bot.records.outbox import Outbox, OwedImage
 from bot.records.redis import RedisRecords
 from bot.records.sqlite import SqliteRecords
+from bot.records.tracked import TrackedJob, now_ms
 from bot.state import parse_state_url, shared_redis, shared_sqlite
 
 __all__ = [
     "RETENTION_MS",
     "JobRecord",
     "MemoryRecords",
+    "Outbox",
+    "OwedImage",
     "RecordStore",
     "RedisRecords",
     "SqliteRecords",
     "Stage",
+    "TrackedJob",
+    "now_ms",
     "open_records",
 ]
 

@@ -111,8 +111,9 @@ class RecordStore(AsyncResource):
         """The record of one job, or None."""
 
     @abstractmethod
-    async def unfinished(self) -> list[JobRecord]:
-        """Every job not yet delivered or resolved, oldest first (what a restart resolves)."""
+    async def unfinished(self, *, member_key: str | None = None) -> list[JobRecord]:
+        """Every job not yet delivered or resolved (only `member_key`'s, if given), oldest
+        first: what a restart resolves, and what a member may still be owed."""
 
     @abstractmethod
     async def prune(self, *, now_ms: int, retention_ms: int = RETENTION_MS) -> int:

@@ -37,8 +37,12 @@ class MemoryRecords(RecordStore):
     async def get(self, job_id: str) -> JobRecord | None:
         return self._records.get(job_id)
 
-    async def unfinished(self) -> list[JobRecord]:
-        waiting = [r for r in self._records.values() if not r.stage.finished]
+    async def unfinished(self, *, member_key: str | None = None) -> list[JobRecord]:
+        waiting = [
+            r
+            for r in self._records.values()
+            if not r.stage.finished and member_key in (None, r.member_key)
+        ]
         return sorted(waiting, key=lambda r: (r.created_ms, r.job_id))
 
     async def prune(self, *, now_ms: int, retention_ms: int = RETENTION_MS) -> int:

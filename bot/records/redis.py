@@ -1,9 +1,10 @@
 """Job records in Redis, beside the quotas (several processes resolve each other's jobs).
 
 All records share one hash tag: a hash of JSON documents by job id, a sorted set of the
-unfinished ones by creation time (what a restart reads), and one of the finished ones by
-their last change (what pruning drops). A change is an optimistic transaction (WATCH on the
-documents, then MULTI), so two processes advancing one job never lose either change.
+unfinished ones by creation time (what a restart reads; one more per member), and one of the
+finished ones by their last change (what pruning drops). A change is an optimistic
+transaction (WATCH on the documents, then MULTI), so two processes advancing one job never
+lose either change.
 """
 
 from __future__ import annotations
@@ -52,21 +53,28 @@ class RedisRecords(OnShared[RedisConnection], RecordStore):
         await self._lease.held.client.transaction(advance, self._documents)
         return moved[0]
 
+    def _member_open(self, member_key: str) -> str:
+        return f"{self._open}:{member_key}"
+
     def _queue_write(self, pipe: Pipeline, record: JobRecord) -> None:
         pipe.hset(self._documents, record.job_id, record.to_json())
+        member_open = self._member_open(record.member_key)
         if record.stage.finished:
             pipe.zrem(self._open, record.job_id)
+            pipe.zrem(member_open, record.job_id)
             pipe.zadd(self._done, {record.job_id: record.updated_ms})
         else:
             pipe.zadd(self._open, {record.job_id: record.created_ms})
+            pipe.zadd(member_open, {record.job_id: record.created_ms})
 
     async def get(self, job_id: str) -> JobRecord | None:
         text = await self._lease.held.client.hget(self._documents, job_id)
         return None if text is None else _read(text)
 
-    async def unfinished(self) -> list[JobRecord]:
+    async def unfinished(self, *, member_key: str | None = None) -> list[JobRecord]:
         client = self._lease.held.client
-        ids = [str(job_id) for job_id in await client.zrange(self._open, 0, -1)]
+        which = self._open if member_key is None else self._member_open(member_key)
+        ids = [str(job_id) for job_id in await client.zrange(which, 0, -1)]
         if not ids:
             return []
         texts = await client.hmget(self._documents, ids)

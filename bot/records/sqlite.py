@@ -42,12 +42,13 @@ class SqliteRecords(InSqliteFile, RecordStore):
     async def get(self, job_id: str) -> JobRecord | None:
         return await self._lease.held.run(lambda db: _read(db, job_id))
 
-    async def unfinished(self) -> list[JobRecord]:
+    async def unfinished(self, *, member_key: str | None = None) -> list[JobRecord]:
         def unfinished(db: sqlite3.Connection) -> list[JobRecord]:
-            rows = db.execute(
-                "SELECT document FROM jobs WHERE stage NOT IN (?, ?) ORDER BY created_ms, id",
-                _FINISHED,
-            ).fetchall()
+            query = "SELECT document FROM jobs WHERE stage NOT IN (?, ?)"
+            args: tuple[str, ...] = _FINISHED
+            if member_key is not None:
+                query, args = query + " AND member = ?", (*args, member_key)
+            rows = db.execute(query + " ORDER BY created_ms, id", args).fetchall()
             return [JobRecord.from_json(document) for (document,) in rows]
 
         return await self._lease.held.run(unfinished)

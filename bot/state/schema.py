@@ -56,6 +56,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX jobs_by_stage ON jobs (stage, created_ms)",
         "CREATE INDEX jobs_by_update ON jobs (updated_ms)",
+        "CREATE INDEX jobs_by_member ON jobs (member, stage)",
     ),
 )
 

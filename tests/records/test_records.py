@@ -152,3 +152,13 @@ def test_a_record_from_a_newer_bot_keeps_what_this_one_knows() -> None:
 def test_no_secret_is_part_of_a_record() -> None:
     # The interaction's token is a secret (it posts as the bot for 15 min): never stored.
     assert not any("token" in name for name in JobRecord.__dataclass_fields__)
+
+
+async def test_a_members_unfinished_jobs(records: RecordStore) -> None:
+    await records.put(job("job-a"))
+    await records.put(job("job-b", member_key="u-b"))
+    await records.put(job("job-c", created_ms=2_000))
+    await records.advance("job-c", Stage.DELIVERED, now_ms=3_000)
+    assert [r.job_id for r in await records.unfinished(member_key="u-a")] == ["job-a"]
+    assert [r.job_id for r in await records.unfinished(member_key="u-b")] == ["job-b"]
+    assert await records.unfinished(member_key="u-nobody") == []
