@@ -224,11 +224,9 @@ async def start_job(
     held = await bot.service.reserve(member, images, settings)
     tracked = None
     try:
+        tracked = await track_job(bot, interaction, member, held, command=command)
         deferred = await interaction.response.defer(thinking=True)
-        message_id = deferred.message_id if deferred is not None else None
-        tracked = await track_job(
-            bot, interaction, member, held, command=command, message_id=message_id
-        )
+        await tracked.deferred(deferred.message_id if deferred is not None else None)
         offer_owed(bot, interaction, member.key)
         await bot.jobs.let_first_answers_go(FIRST_ANSWERS_WAIT)
     except BaseException:

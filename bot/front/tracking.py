@@ -31,9 +31,9 @@ async def track_job(
     held: Reservation,
     *,
     command: str,
-    message_id: int | None,
 ) -> TrackedJob:
-    """Store the job's first record (reserved), once Discord has the "thinking" message."""
+    """Store the job's first record (reserved), before the deferral: a crash from here on
+    finds the reservation to refund. The "thinking" message's id follows (`deferred`)."""
     record = JobRecord(
         job_id=str(interaction.id),
         member_key=member.key,
@@ -46,7 +46,6 @@ async def track_job(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         interaction_id=interaction.id,
-        message_id=message_id,
     )
     tracked = await TrackedJob.begin(bot.records, outbox_of(bot), record)
     bot.live_jobs.add(tracked.job_id)

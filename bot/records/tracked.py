@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.records.base import JobRecord, RecordStore, Stage
@@ -32,14 +32,24 @@ class TrackedJob:
 
     records: RecordStore
     outbox: Outbox
-    job_id: str
+    first: JobRecord
     clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    @property
+    def job_id(self) -> str:
+        """The job's id (the interaction's)."""
+        return self.first.job_id
 
     @classmethod
     async def begin(cls, records: RecordStore, outbox: Outbox, record: JobRecord) -> TrackedJob:
         """Store the job's first record (reserved); raises if it cannot be stored."""
         await records.put(record)
-        return cls(records, outbox, record.job_id)
+        return cls(records, outbox, record)
+
+    async def deferred(self, message_id: int | None) -> None:
+        """Discord made the "thinking" message: note its id, to edit it after a crash."""
+        if message_id is not None:
+            await self.records.put(replace(self.first, message_id=message_id))
 
     async def sending(self) -> None:
         """Before the request goes upstream: from here on it may be paid for. Raises when
