@@ -215,9 +215,9 @@ async def start_job(
 ) -> Job:
     """Check the member may use the command here (and the prompt passes the server's blocked
     terms), reserve their images, then defer: a refusal is private and immediate, costs
-    nothing, and nothing slow happens before Discord hears back within its 3 seconds. Then
-    record the job (crash recovery), hand over images the member is still owed, and let the
-    other commands that arrived meanwhile defer before this one goes on."""
+    nothing, and nothing slow happens before Discord hears back within its 3 seconds. The
+    job is recorded (crash recovery) from just before the deferral. Then let the other
+    commands that arrived meanwhile defer before this one goes on."""
     # Before anything awaits: the member's requests keep the order they arrived in.
     bot.limiter.arrived()
     settings = await bot.service.admit(member, prompt)
@@ -227,7 +227,6 @@ async def start_job(
         tracked = await track_job(bot, interaction, member, held, command=command)
         deferred = await interaction.response.defer(thinking=True)
         await tracked.deferred(deferred.message_id if deferred is not None else None)
-        offer_owed(bot, interaction, member.key)
         await bot.jobs.let_first_answers_go(FIRST_ANSWERS_WAIT)
     except BaseException:
         await held.refund()
@@ -246,8 +245,8 @@ async def run_job(
     make: Callable[[Job], Awaitable[ImagesResult | Variation]],
 ) -> None:
     """The run every image command shares once its inputs are checked: admit, reserve and
-    defer (`start_job`), `make` the images through the service, post them; the job's record
-    follows (`bot.front.tracking`)."""
+    defer (`start_job`), `make` the images through the service, post them, then hand over
+    images still owed from earlier requests; the job's record follows (`bot.front.tracking`)."""
     member = member_of(bot, interaction)
     job = await start_job(bot, interaction, member, options.n, prompt, command=command)
     started = time.monotonic()
@@ -266,6 +265,7 @@ async def run_job(
             note=note,
         )
         failed = False
+        offer_owed(bot, interaction, member.key)
     finally:
         if job.tracked is not None:
             await asyncio.shield(settle_soon(bot, job.tracked, failed=failed))

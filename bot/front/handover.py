@@ -9,7 +9,7 @@ of this process is running is resolved by how far it got (see README, "Crash rec
 - answer received: it counts, and the images kept in the outbox are handed over: into the
   "thinking" message (edited through the channel, as the bot's own message: the interaction
   token is never stored), else by DM. When both fail they stay in the outbox, and are offered
-  privately the next time the member uses any command.
+  privately (an ephemeral followup) after the member's next image command has posted.
 
 Each "thinking" message left by a crash is edited to say what happened, so none hangs.
 """
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.front.interactions import RESULTS_POSTED
 from bot.front.tracking import outbox_of
 from bot.records import JobRecord, OwedImage, Stage, now_ms
 
@@ -142,7 +143,13 @@ async def _hand_over(bot: ImagineBot, record: JobRecord, owed: list[OwedImage]) 
 
 def offer_owed(bot: ImagineBot, interaction: discord.Interaction, member_key: str) -> None:
     """Hand the member, privately, any images still owed to them from earlier requests,
-    beside the command they just used (in a task of its own: the command does not wait)."""
+    beside the command they just used (in a task of its own: the command does not wait).
+
+    Only once the command's own result is in its original message: Discord turns the first
+    followup after a deferral into that (public) message, ephemeral flag or not.
+    """
+    if not interaction.extras.get(RESULTS_POSTED):
+        return
     task = asyncio.create_task(_offer_owed(bot, interaction, member_key))
     bot.background.add(task)
     task.add_done_callback(bot.background.discard)

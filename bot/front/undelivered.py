@@ -28,7 +28,7 @@ async def save_rest(
     if groups:
         owed = [OwedImage(image.filename, image.data) for group in groups for image in group]
         # Shielded: this also runs while the job is being cancelled.
-        await asyncio.shield(asyncio.to_thread(outbox.keep, job_id, owed))
+        await asyncio.shield(asyncio.to_thread(outbox.keep, job_id, owed, gave_up=True))
         log.error(
             "could not post %d images of interaction %s (%s); kept in the outbox to hand over"
             " later",

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OUTBOX_FOLDER = "outbox"
+# Present when a delivery gave up on the images: from then on they are owed even while the
+# process that made them runs (without it they are only kept in case the process dies).
+_GAVE_UP = ".undelivered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,9 @@ class Outbox:
             raise ValueError("a job id is a plain name")
         return self.root / job_id
 
-    def keep(self, job_id: str, images: Iterable[OwedImage]) -> int:
-        """Make `images` exactly what the job is owed (replacing what was kept); how many."""
+    def keep(self, job_id: str, images: Iterable[OwedImage], *, gave_up: bool = False) -> int:
+        """Make `images` exactly what the job is owed (replacing what was kept); how many.
+        `gave_up`: every route failed for them (see `given_up`)."""
         folder = self.folder(job_id)
         _private_folder(self.root)
         _private_folder(folder)
@@ -58,7 +62,15 @@ class Outbox:
         for old in folder.iterdir():
             if old.name not in kept:
                 old.unlink()
+        if gave_up:
+            (folder / _GAVE_UP).touch(mode=0o600)
         return len(kept)
+
+    def given_up(self, job_id: str) -> int:
+        """How many images a delivery of this process gave up on (0 while it may still post)."""
+        if not (self.folder(job_id) / _GAVE_UP).exists():
+            return 0
+        return self.count(job_id)
 
     def owed(self, job_id: str) -> list[OwedImage]:
         """The images the job is still owed, in name order (none when nothing is kept)."""

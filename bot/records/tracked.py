@@ -71,8 +71,8 @@ class TrackedJob:
         await self.finish(Stage.DELIVERED, outcome="delivered")
 
     async def owed(self) -> int:
-        """How many images the member is still owed (kept when a route failed)."""
-        return await asyncio.to_thread(self.outbox.count, self.job_id)
+        """How many images the member is still owed because every route failed for them."""
+        return await asyncio.to_thread(self.outbox.given_up, self.job_id)
 
     async def still_owed(self, owed: int, why: str) -> None:
         """Some images could not be posted: they wait in the outbox, and the record says so."""

@@ -182,7 +182,7 @@ async def test_images_that_reach_nobody_are_saved_and_the_member_gets_an_error_i
     assert interaction.original.deleted
     # Kept in the outbox (issue 10: no longer a silent undelivered/ folder), owed to them.
     folder = tmp_path / "data" / "outbox" / str(interaction.id)
-    saved = sorted(p.name for p in folder.iterdir())
+    saved = sorted(p.name for p in folder.glob("*.png"))
     assert saved == [f"imagine-{interaction.id}-1.png", f"imagine-{interaction.id}-2.png"]
     assert any("kept in the outbox" in r.getMessage() for r in caplog.records)
 
