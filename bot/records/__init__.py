@@ -15,7 +15,13 @@ from bot.records.outbox import Outbox, OwedImage
 from bot.records.redis import RedisRecords
 from bot.records.sqlite import SqliteRecords
 from bot.records.tracked import TrackedJob, now_ms
-from bot.state import parse_state_url, shared_redis, shared_sqlite
+from bot.state import open_backend
+
+
+def open_records(url: str) -> RecordStore:
+    """The job records for a `STATE_URL`; nothing is opened yet. ValueError if not usable."""
+    return open_backend(url, memory=MemoryRecords, sqlite=SqliteRecords, redis=RedisRecords)
+
 
 __all__ = [
     "RETENTION_MS",
@@ -31,13 +37,3 @@ __all__ = [
     "now_ms",
     "open_records",
 ]
-
-
-def open_records(url: str) -> RecordStore:
-    """The job records for a `STATE_URL`; nothing is opened yet. ValueError if not usable."""
-    location = parse_state_url(url)
-    if location.backend == "sqlite" and location.path is not None:
-        return SqliteRecords(shared_sqlite(location.path))
-    if location.backend == "redis":
-        return RedisRecords(shared_redis(location.url))
-    return MemoryRecords()

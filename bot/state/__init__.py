@@ -5,6 +5,7 @@ A leaf: it knows files and servers, not quotas or server settings. The stores in
 connection, one thread) per file, and one Redis client per server, for both stores.
 """
 
+from bot.state.backends import open_backend
 from bot.state.redis import RedisConnection, shared_redis
 from bot.state.schema import SCHEMA_VERSION, SchemaTooNew
 from bot.state.sqlite import SqliteDatabase, shared_sqlite
@@ -17,6 +18,7 @@ __all__ = [
     "SchemaTooNew",
     "SqliteDatabase",
     "StateLocation",
+    "open_backend",
     "parse_state_url",
     "shared_redis",
     "shared_sqlite",

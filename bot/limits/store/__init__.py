@@ -20,7 +20,7 @@ from bot.limits.store.base import (
 from bot.limits.store.memory import MemoryStore
 from bot.limits.store.redis import RedisStore
 from bot.limits.store.sqlite import SqliteStore
-from bot.state import parse_state_url, shared_redis, shared_sqlite
+from bot.state import open_backend
 
 __all__ = [
     "RETENTION_MS",
@@ -38,9 +38,4 @@ __all__ = [
 
 def open_store(url: str) -> Store:
     """The store for a `STATE_URL`; nothing is opened yet. ValueError if the URL is not usable."""
-    location = parse_state_url(url)
-    if location.backend == "sqlite" and location.path is not None:
-        return SqliteStore(shared_sqlite(location.path))
-    if location.backend == "redis":
-        return RedisStore(shared_redis(location.url))
-    return MemoryStore()
+    return open_backend(url, memory=MemoryStore, sqlite=SqliteStore, redis=RedisStore)
