@@ -25,7 +25,7 @@ import discord
 
 from bot.front.interactions import RESULTS_POSTED
 from bot.front.tracking import outbox_of
-from bot.records import JobRecord, OwedImage, Stage, now_ms
+from bot.records import RETENTION_MS, JobRecord, OwedImage, Stage, now_ms
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
@@ -81,6 +81,11 @@ async def _resolve(bot: ImagineBot, record: JobRecord) -> bool:
         return True
     if await _hand_over(bot, record, owed):
         await _finish(bot, record, Stage.DELIVERED, outcome="delivered later")
+        return True
+    if at - record.created_ms > RETENTION_MS:
+        # Kept as long as job records are: past that the member never came back for them.
+        log.warning("giving up on the %d images owed by job %s", len(owed), record.job_id)
+        await _finish(bot, record, Stage.RESOLVED, outcome="never delivered")
         return True
     log.warning(
         "job %s still owes %d images; offered at the member's next command",
