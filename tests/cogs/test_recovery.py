@@ -122,3 +122,25 @@ async def test_sigkill_after_the_answer_delivers_the_images_on_restart(
         await eventually(lambda: not kept.exists())
         assert "2 of 10 images used, 8 left." in await quota(fake_discord)
     assert len(fake_api.requests) == 1
+
+
+async def test_a_thinking_message_that_is_gone_means_a_dm(
+    fake_discord: FakeDiscord, fake_api: FakeImagesAPI, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    fake_api.latency = 60.0
+    async with bot_process(fake_discord, fake_api, data) as process:
+        sent = await imagine(fake_discord, n=1)
+        await eventually(lambda: len(fake_api.requests) == 1, timeout=10)
+        await killed(process)
+    assert sent.original is not None
+    sent.original.deleted = True  # a moderator removed the "thinking…" message meanwhile
+    fake_api.latency = 0.0
+    async with bot_process(fake_discord, fake_api, data):
+
+        def told() -> bool:
+            return any(
+                m.content == LOST and m.guild_id is None for m in fake_discord.all_messages()
+            )
+
+        await eventually(told, timeout=15)
