@@ -19,6 +19,7 @@ from bot.limits import Limiter, open_store, queue_capacity
 from bot.moderation import ModerationClient, open_server_settings
 from bot.moderation.client import DEFAULT_RETRY as MODERATION_RETRY
 from bot.moderation.client import DEFAULT_TIMEOUT as MODERATION_TIMEOUT
+from bot.records import open_records
 from bot.secrets import Secret
 from bot.service import ImageService
 from bot.transport import RetryPolicy, Transport
@@ -57,6 +58,7 @@ def build(settings: Settings, session: aiohttp.ClientSession) -> Parts:
         member_ids=member_ids(settings),
         server_settings=server_settings,
         service=service,
+        records=open_records(settings.state_url),  # job records, beside the quotas
     )
 
 

@@ -43,6 +43,7 @@ from bot.moderation import (
     refused_by_provider,
     screen,
 )
+from bot.records import OwedImage, TrackedJob
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class Job:
     member: Member
     held: Reservation
     on_position: PositionCallback | None = None
+    tracked: TrackedJob | None = None  # its record, moved on as it goes (crash recovery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,13 @@ def _not_from_discord(upload: Upload, refused: DownloadRefused) -> str:
         f"Your {upload.what} doesn't come from Discord, and I only download files uploaded to "
         "Discord. Attach the picture to the command itself and try again."
     )
+
+
+def _owed(result: ImagesResult) -> list[OwedImage]:
+    return [
+        OwedImage(f"{index}.{image.filename_extension}", image.data)
+        for index, image in enumerate(result.images, start=1)
+    ]
 
 
 def _size_text(size: int) -> str:
@@ -308,8 +317,12 @@ class ImageService:
         self, job: Job, options: ImageOptions, request: Callable[..., Awaitable[ImagesResult]]
     ) -> ImagesResult:
         """`request` (an Images client method) for the member, in their turn, with memory
-        for the answer; the reservation is committed once the images are in."""
+        for the answer; the reservation is committed once the images are in. The job's record
+        says "sent" before the request goes and keeps the images once they are in, so that a
+        crash in between is resolved as the API would charge it (bot.records)."""
         async with self._turn(job.member, options.n, job.on_position):
+            if job.tracked is not None:
+                await job.tracked.sending()
             try:
                 result = await request(
                     user=job.member.key, options=options, before_reading=self._room_for(options)
@@ -318,6 +331,8 @@ class ImageService:
                 if err.maybe_paid:  # charged as the API charges a request it carried out
                     await job.held.commit()
                 raise
+        if job.tracked is not None:
+            await job.tracked.answered(_owed(result), request_id=result.request_id)
         await job.held.commit()
         return result
 

@@ -8,6 +8,7 @@ written as fixed decorators: Discord's own UI then offers only the model's valid
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -23,6 +24,8 @@ from discord.ext import commands
 from bot.errors import InvalidInput
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
+from bot.front.handover import offer_owed
+from bot.front.tracking import settle_soon, track_job
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
@@ -294,22 +297,30 @@ async def start_job(
     member: Member,
     images: int,
     prompt: str | None = None,
+    *,
+    command: str = "imagine",
 ) -> Job:
     """Check the member may use the command here (and the prompt passes the server's blocked
     terms), reserve their images, then defer: a refusal is private and immediate, costs
-    nothing, and nothing slow happens before Discord hears back within its 3 seconds. Then
-    let the other commands that arrived meanwhile defer before this one goes on."""
+    nothing, and nothing slow happens before Discord hears back within its 3 seconds. The
+    job is recorded (crash recovery) from just before the deferral. Then let the other
+    commands that arrived meanwhile defer before this one goes on."""
     # Before anything awaits: the member's requests keep the order they arrived in.
     bot.limiter.arrived()
     settings = await bot.service.admit(member, prompt)
     held = await bot.service.reserve(member, images, settings)
+    tracked = None
     try:
-        await interaction.response.defer(thinking=True)
+        tracked = await track_job(bot, interaction, member, held, command=command)
+        deferred = await interaction.response.defer(thinking=True)
+        await tracked.deferred(deferred.message_id if deferred is not None else None)
         await bot.jobs.let_first_answers_go(FIRST_ANSWERS_WAIT)
     except BaseException:
         await held.refund()
+        if tracked is not None:
+            await asyncio.shield(settle_soon(bot, tracked, failed=True))
         raise
-    return Job(member, held, on_position=position_reporter(bot, interaction))
+    return Job(member, held, on_position=position_reporter(bot, interaction), tracked=tracked)
 
 
 async def run_job(
@@ -321,22 +332,30 @@ async def run_job(
     make: Callable[[Job], Awaitable[ImagesResult | Variation]],
 ) -> None:
     """The run every image command shares once its inputs are checked: admit, reserve and
-    defer (`start_job`), `make` the images through the service, post them."""
+    defer (`start_job`), `make` the images through the service, post them, then hand over
+    images still owed from earlier requests; the job's record follows (`bot.front.tracking`)."""
     member = member_of(bot, interaction)
-    job = await start_job(bot, interaction, member, options.n, prompt)
+    job = await start_job(bot, interaction, member, options.n, prompt, command=command)
     started = time.monotonic()
-    made = await make(job)
-    result, note = (made.result, made.note) if isinstance(made, Variation) else (made, None)
-    await post_result(
-        bot,
-        interaction,
-        result,
-        command=command,
-        prompt=prompt,
-        size=options.size,
-        started=started,
-        note=note,
-    )
+    failed = True
+    try:
+        made = await make(job)
+        result, note = (made.result, made.note) if isinstance(made, Variation) else (made, None)
+        await post_result(
+            bot,
+            interaction,
+            result,
+            command=command,
+            prompt=prompt,
+            size=options.size,
+            started=started,
+            note=note,
+        )
+        failed = False
+        offer_owed(bot, interaction, member.key)
+    finally:
+        if job.tracked is not None:
+            await asyncio.shield(settle_soon(bot, job.tracked, failed=failed))
 
 
 def position_reporter(bot: ImagineBot, interaction: discord.Interaction) -> PositionCallback:

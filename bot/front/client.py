@@ -7,7 +7,9 @@ new commands (the tree checks `closing`) and drains the running ones (`bot.front
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import aiohttp
 import discord
@@ -30,6 +32,7 @@ EXTENSIONS = (
     "cogs.settings",
     "cogs.modlog",
     "cogs.metrics",
+    "cogs.outbox",
 )
 
 
@@ -57,7 +60,12 @@ class ImagineBot(commands.Bot):
         self.member_ids = parts.member_ids
         self.server_settings = parts.server_settings
         self.service = parts.service
+        self.records = parts.records
         self.jobs = JobTracker()
+        # Jobs of this process still running (the outbox leaves them to their command), and
+        # the bookkeeping tasks that must finish before the stores close.
+        self.live_jobs: set[str] = set()
+        self.background: set[asyncio.Task[Any]] = set()
         self.closing = False
 
     async def login(self, token: str) -> None:
@@ -83,6 +91,8 @@ class ImagineBot(commands.Bot):
             return
         self.closing = True
         await self.jobs.drain(self.settings.shutdown_grace)
+        if self.background:
+            await asyncio.wait(self.background, timeout=5)
         log.info("shutting down: closing the connection to Discord")
         await self.close()
 

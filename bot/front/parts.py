@@ -12,6 +12,7 @@ from bot.identity import MemberIds
 from bot.images.client import ImagesClient
 from bot.limits import Limiter, Store
 from bot.moderation import ServerSettingsStore
+from bot.records import RecordStore
 from bot.service import ImageService
 
 
@@ -25,15 +26,20 @@ class Parts:
     member_ids: MemberIds
     server_settings: ServerSettingsStore
     service: ImageService
+    records: RecordStore
 
     async def open(self) -> None:
         """Open the stores (connect, create tables)."""
         await self.store.open()
         await self.server_settings.open()
+        await self.records.open()
 
     async def close(self) -> None:
-        """Close the stores; the second closes even when the first fails."""
+        """Close the stores; each closes even when one before it fails."""
         try:
             await self.store.close()
         finally:
-            await self.server_settings.close()
+            try:
+                await self.server_settings.close()
+            finally:
+                await self.records.close()

@@ -1,4 +1,9 @@
-"""The last resort: images no route could post are saved in the data folder for the owner."""
+"""The last resort: images no route could post are kept in the outbox, owed to the member.
+
+They go to the job's outbox folder (`bot.records.outbox`, 0600 files in 0700 folders), keyed
+by the interaction's id like the job's record, so `cogs.outbox` hands them over later (a DM,
+or privately at the member's next command) instead of leaving them on disk unseen.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 import discord
 
 from bot.front.files import ImageFile
-from bot.private import write_private
+from bot.records import Outbox, OwedImage
 
 log = logging.getLogger(__name__)
 
@@ -17,24 +22,19 @@ log = logging.getLogger(__name__)
 async def save_rest(
     interaction: discord.Interaction, groups: list[list[ImageFile]], data_dir: Path, why: str
 ) -> Path:
-    """Save `groups` in the data folder's undelivered/<interaction id>, logging why; the folder."""
-    folder = data_dir / "undelivered" / str(interaction.id)
+    """Keep `groups` as what the job still owes (in the outbox), logging why; the folder."""
+    outbox = Outbox(data_dir)
+    job_id = str(interaction.id)
     if groups:
+        owed = [OwedImage(image.filename, image.data) for group in groups for image in group]
         # Shielded: this also runs while the job is being cancelled.
-        await asyncio.shield(asyncio.to_thread(_save, groups, folder))
+        await asyncio.shield(asyncio.to_thread(outbox.keep, job_id, owed, gave_up=True))
         log.error(
-            "could not post %d images of interaction %s (%s); saved them in %s",
-            sum(len(group) for group in groups),
+            "could not post %d images of interaction %s (%s); kept in the outbox to hand over"
+            " later",
+            len(owed),
             interaction.id,
             why,
-            folder,
         )
-        interaction.client.dispatch("results_undelivered", sum(len(group) for group in groups))
-    return folder
-
-
-def _save(groups: list[list[ImageFile]], folder: Path) -> Path:
-    for group in groups:
-        for image in group:
-            write_private(folder / image.filename, image.data)
-    return folder
+        interaction.client.dispatch("results_undelivered", len(owed))
+    return outbox.folder(job_id)

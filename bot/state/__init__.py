@@ -7,6 +7,7 @@ connection, one thread) per file, and one Redis client per server, for both stor
 
 from typing import TYPE_CHECKING
 
+from bot.state.backends import open_backend
 from bot.state.opening import (
     StateUnavailable,
     is_outage,
@@ -30,6 +31,7 @@ __all__ = [
     "StateLocation",
     "StateUnavailable",
     "is_outage",
+    "open_backend",
     "open_state",
     "parse_state_url",
     "probe_state",

@@ -1,7 +1,8 @@
 """The SQLite file's tables, as numbered migrations, and the step that applies them.
 
-The quotas and the server settings share one file, and a file has one `PRAGMA user_version`,
-so the file's migrations are one list whichever store's tables each touches. Migration N
+The quotas, the server settings and the job records share one file, and a file has one
+`PRAGMA user_version`, so the file's migrations are one list whichever store's tables each
+touches. Migration N
 brings a file from version N-1 to N; `migrate` applies every one above the file's version in
 one transaction, and refuses a file written by a newer bot rather than guess at it.
 """
@@ -41,6 +42,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             document TEXT NOT NULL,
             updated_ms INTEGER NOT NULL
         )""",
+    ),
+    # 2: job records (bot.records): each command's stage, so a restart can finish it. The
+    # record is a JSON document that later features grow into; the columns are for queries.
+    (
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            member TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL,
+            document TEXT NOT NULL
+        )""",
+        "CREATE INDEX jobs_by_stage ON jobs (stage, created_ms)",
+        "CREATE INDEX jobs_by_update ON jobs (updated_ms)",
+        "CREATE INDEX jobs_by_member ON jobs (member, stage)",
     ),
 )
 

@@ -180,10 +180,11 @@ async def test_images_that_reach_nobody_are_saved_and_the_member_gets_an_error_i
     assert logged[0].exc_info is not None
     assert interaction.original is not None
     assert interaction.original.deleted
-    folder = tmp_path / "data" / "undelivered" / str(interaction.id)
-    saved = sorted(p.name for p in folder.iterdir())
+    # Kept in the outbox (issue 10: no longer a silent undelivered/ folder), owed to them.
+    folder = tmp_path / "data" / "outbox" / str(interaction.id)
+    saved = sorted(p.name for p in folder.glob("*.png"))
     assert saved == [f"imagine-{interaction.id}-1.png", f"imagine-{interaction.id}-2.png"]
-    assert any(str(folder) in r.getMessage() for r in caplog.records)
+    assert any("kept in the outbox" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_command_whose_deferral_fails_is_refunded_and_told(

@@ -114,6 +114,10 @@ async def test_a_failure_after_a_queue_position_was_shown_is_private(
         first = await fake_discord.invoke("imagine", {"prompt": "first"})
         await first.wait_for_response()
         fake_api.queue_response()  # the first job's answer
+        # The first job's request is upstream before the failure is armed for the second:
+        # a deferred job may wait for other commands to defer first (JobTracker), so which of
+        # two members' jobs reaches the Images API first is not fixed by their arrival.
+        await fake_api.wait_for_requests(1)
         fake_api.fail_next("content_policy")
         second = await fake_discord.invoke(
             "imagine", {"prompt": "second"}, user=fake_discord.other_member

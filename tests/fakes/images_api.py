@@ -207,6 +207,7 @@ class FakeImagesAPI(ModelRoutes, LoopbackServer):
         self._files: dict[str, tuple[bytes, str]] = {}
         self._script: deque[_Script] = deque()
         self._ids = itertools.count(1)
+        self._arrived = asyncio.Event()  # set at each image request (see wait_for_requests)
         super().__init__()
 
     def make_app(self) -> web.Application:
@@ -222,6 +223,13 @@ class FakeImagesAPI(ModelRoutes, LoopbackServer):
     def base_url(self) -> str:
         """What the bot calls OPENAI_BASE_URL."""
         return self.root_url + "/v1"
+
+    async def wait_for_requests(self, count: int, *, timeout: float = 5.0) -> None:
+        """Until at least `count` image requests have arrived (TimeoutError after `timeout`)."""
+        async with asyncio.timeout(timeout):
+            while len(self.requests) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
 
     @property
     def arrivals(self) -> list[float]:
@@ -298,6 +306,7 @@ class FakeImagesAPI(ModelRoutes, LoopbackServer):
     async def _handle_images(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request, OPERATIONS[request.match_info["operation"]])
         self.requests.append(recorded)
+        self._arrived.set()
         refusal = self._check_auth(recorded)
         if refusal is not None:
             return self._answer_error(refusal, recorded)

@@ -18,7 +18,7 @@ from bot.limits.store import WindowCheck
 from bot.limits.store.memory import MemoryStore
 from bot.limits.store.redis import RedisStore
 from bot.limits.store.sqlite import SqliteStore
-from bot.state import RedisConnection, SqliteDatabase
+from bot.state import SCHEMA_VERSION, RedisConnection, SqliteDatabase
 from tests.limits.conftest import FakeClock
 
 POLICY = LimitPolicy(window_seconds=3600, window_images=10, daily_images=100)
@@ -101,7 +101,7 @@ async def test_sqlite_keeps_usage_across_restarts(tmp_path: Path) -> None:
         assert await store.paused_until(now_ms=int(clock() * 1000)) == int(clock() * 1000) + 30_000
     with closing(sqlite3.connect(tmp_path / "nested" / "bot.db")) as db, db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     db.close()
 
 

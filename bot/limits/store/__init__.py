@@ -9,6 +9,8 @@ Laid out like Red-DiscordBot's `redbot/core/_drivers/`: the backends import the 
 never this package, and this package is the one place that picks a backend for a URL.
 """
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 from bot.limits.store.base import (
@@ -21,10 +23,11 @@ from bot.limits.store.base import (
 )
 from bot.limits.store.memory import MemoryStore
 from bot.limits.store.sqlite import SqliteStore
-from bot.state import parse_state_url, shared_sqlite
+from bot.state import open_backend
 
 if TYPE_CHECKING:
     from bot.limits.store.redis import RedisStore
+    from bot.state.redis import RedisConnection
 
 __all__ = [
     "RETENTION_MS",
@@ -42,15 +45,13 @@ __all__ = [
 
 def open_store(url: str) -> Store:
     """The store for a `STATE_URL`; nothing is opened yet. ValueError if the URL is not usable."""
-    location = parse_state_url(url)
-    if location.backend == "sqlite" and location.path is not None:
-        return SqliteStore(shared_sqlite(location.path))
-    if location.backend == "redis":
-        from bot.limits.store.redis import RedisStore
-        from bot.state.redis import shared_redis
+    return open_backend(url, memory=MemoryStore, sqlite=SqliteStore, redis=_redis_store)
 
-        return RedisStore(shared_redis(location.url))
-    return MemoryStore()
+
+def _redis_store(connection: RedisConnection) -> Store:
+    from bot.limits.store.redis import RedisStore  # `redis` is an optional extra
+
+    return RedisStore(connection)
 
 
 def __getattr__(name: str) -> object:

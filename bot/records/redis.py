@@ -1,0 +1,99 @@
+"""Job records in Redis, beside the quotas (several processes resolve each other's jobs).
+
+All records share one hash tag: a hash of JSON documents by job id, a sorted set of the
+unfinished ones by creation time (what a restart reads; one more per member), and one of the
+finished ones by their last change (what pruning drops). A change is an optimistic
+transaction (WATCH on the documents, then MULTI), so two processes advancing one job never
+lose either change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+
+from bot.records.base import RETENTION_MS, JobRecord, RecordStore, Stage
+from bot.resource import Lease, OnShared
+from bot.state.redis import RedisConnection
+
+
+class RedisRecords(OnShared[RedisConnection], RecordStore):
+    """Job records in Redis (keys under `prefix`), through the server's shared connection."""
+
+    def __init__(self, redis: RedisConnection, *, prefix: str = "imagine-bot") -> None:
+        self._lease = Lease(redis, "Redis job records")
+        self._prefix = prefix
+        tag = f"{prefix}:{{jobs}}"
+        self._documents, self._open, self._done = f"{tag}:doc", f"{tag}:open", f"{tag}:done"
+
+    def __repr__(self) -> str:
+        return f"RedisRecords(prefix={self._prefix!r})"
+
+    async def put(self, record: JobRecord) -> None:
+        async with self._lease.held.client.pipeline(transaction=True) as pipe:
+            self._queue_write(pipe, record)
+            await pipe.execute()
+
+    async def advance(
+        self, job_id: str, stage: Stage, *, now_ms: int, **details: Any
+    ) -> JobRecord | None:
+        moved: list[JobRecord | None] = [None]
+
+        async def advance(pipe: Pipeline) -> None:
+            text = await pipe.hget(self._documents, job_id)
+            if text is None:
+                moved[0] = None
+                return
+            record = _read(text).at(stage, now_ms=now_ms, **details)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            self._queue_write(pipe, record)
+            moved[0] = record
+
+        await self._lease.held.client.transaction(advance, self._documents)
+        return moved[0]
+
+    def _member_open(self, member_key: str) -> str:
+        return f"{self._open}:{member_key}"
+
+    def _queue_write(self, pipe: Pipeline, record: JobRecord) -> None:
+        pipe.hset(self._documents, record.job_id, record.to_json())
+        member_open = self._member_open(record.member_key)
+        if record.stage.finished:
+            pipe.zrem(self._open, record.job_id)
+            pipe.zrem(member_open, record.job_id)
+            pipe.zadd(self._done, {record.job_id: record.updated_ms})
+        else:
+            pipe.zadd(self._open, {record.job_id: record.created_ms})
+            pipe.zadd(member_open, {record.job_id: record.created_ms})
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        text = await self._lease.held.client.hget(self._documents, job_id)
+        return None if text is None else _read(text)
+
+    async def unfinished(self, *, member_key: str | None = None) -> list[JobRecord]:
+        client = self._lease.held.client
+        which = self._open if member_key is None else self._member_open(member_key)
+        ids = [str(job_id) for job_id in await client.zrange(which, 0, -1)]
+        if not ids:
+            return []
+        texts = await client.hmget(self._documents, ids)
+        records = [_read(text) for text in texts if text is not None]
+        return sorted(records, key=lambda r: (r.created_ms, r.job_id))
+
+    async def prune(self, *, now_ms: int, retention_ms: int = RETENTION_MS) -> int:
+        client = self._lease.held.client
+        cutoff = now_ms - retention_ms
+        old = await client.zrangebyscore(self._done, "-inf", f"({cutoff}")
+        if not old:
+            return 0
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._documents, *old)
+            pipe.zrem(self._done, *old)
+            await pipe.execute()
+        return len(old)
+
+
+def _read(text: str | bytes) -> JobRecord:
+    # The shared client decodes answers (decode_responses=True); bytes only to satisfy types.
+    return JobRecord.from_json(text if isinstance(text, str) else text.decode())

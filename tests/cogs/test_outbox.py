@@ -1,0 +1,77 @@
+"""Job records and the outbox in a running bot: each job's record follows it to the end, and
+images no route could post are handed over privately at the member's next command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.records import Stage
+from tests.cogs.support import eventually, result
+from tests.conftest import StartBot
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.images_api import FakeImagesAPI
+
+ORIGINAL = "/webhooks/*/messages/@original"
+
+
+async def test_a_delivered_job_is_recorded_to_the_end(
+    start_bot: StartBot, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    async with start_bot() as bot:
+        interaction = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
+        await result(interaction)
+        job_id = str(interaction.id)
+        await eventually(lambda: not bot.live_jobs)
+        record = await bot.records.get(job_id)
+        assert record is not None
+        assert record.stage is Stage.DELIVERED
+        assert (record.command, record.images, record.channel_id) == (
+            "imagine",
+            2,
+            fake_discord.text_channel.id,
+        )
+        assert interaction.original is not None
+        assert record.message_id == interaction.original.id
+        assert await bot.records.unfinished() == []
+    assert not (tmp_path / "data" / "outbox" / job_id).exists()
+
+
+async def test_a_failed_job_is_resolved_and_refunded(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    fake_api.fail_next("server_error", times=5)
+    async with start_bot() as bot:
+        interaction = await fake_discord.invoke("imagine", {"prompt": "a garden"})
+        await interaction.wait_for_final(predicate=lambda seen: seen.ephemeral)
+        await eventually(lambda: not bot.live_jobs)
+        record = await bot.records.get(str(interaction.id))
+        assert record is not None
+        assert (record.stage, record.details.get("outcome")) == (Stage.RESOLVED, "failed")
+
+
+async def test_images_that_reached_nobody_are_handed_over_at_the_next_command(
+    start_bot: StartBot, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake_discord.fail_next("PATCH", ORIGINAL, 400, 50035, "Invalid Form Body")
+    fake_discord.fail_next("POST", "/channels/*/messages", 403, 50013, "Missing Permissions", 2)
+    async with start_bot() as bot:
+        lost = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
+        await lost.wait_for_final(predicate=lambda seen: seen.ephemeral)
+        folder = tmp_path / "data" / "outbox" / str(lost.id)
+        await eventually(lambda: not bot.live_jobs)
+        record = await bot.records.get(str(lost.id))
+        assert record is not None
+        assert (record.stage, record.details.get("images_owed")) == (Stage.ANSWERED, 2)
+        assert len(list(folder.glob("*.png"))) == 2
+
+        later = await fake_discord.invoke("imagine", {"prompt": "a meadow"})
+        await result(later)
+        await eventually(lambda: not folder.exists())
+        # Privately, beside the new command: a followup only its member sees.
+        [offered] = [m for m in later.followups if m.ephemeral and len(m.attachments) == 2]
+        record = await bot.records.get(str(lost.id))
+        assert record is not None
+        assert record.stage is Stage.DELIVERED
+    assert re.fullmatch(r"2 images from your request of <t:\d+:f> are ready:", offered.content)
+    assert offered.interaction is None or offered.interaction.id == later.id
