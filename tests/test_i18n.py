@@ -1,5 +1,8 @@
 """bot.front.i18n: the member's locale picks the language, the catalogue gives the words."""
 
+# Chinese text is written with its own full-width punctuation.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 from pathlib import Path

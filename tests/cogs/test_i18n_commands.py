@@ -5,6 +5,9 @@ English, the English in the cogs matches the English catalogue, and a changed tr
 synced on the next start.
 """
 
+# Chinese text is written with its own full-width punctuation.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 from collections.abc import Iterator
