@@ -2,7 +2,8 @@
 
 Descriptions and choice labels carry `zh-CN` localisations from the catalogue, names stay
 English, the English in the cogs matches the English catalogue, and a changed translation is
-synced on the next start.
+synced on the next start. Through the real discord.py Interaction: a `zh-CN` member gets
+Chinese, a `fr` one English, and the server's own words follow its preferred locale.
 """
 
 # Chinese text is written with its own full-width punctuation.
@@ -13,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import discord
 import pytest
+from discord import app_commands
 
-from bot.front.i18n import text
+from bot.front.i18n import Words, text
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord
 
@@ -97,3 +100,28 @@ async def test_a_changed_translation_is_synced_on_the_next_start(
     assert len(fake_discord.command_puts) == 2
     quota = fake_discord._find_command("quota", guild)
     assert quota["description_localizations"] == {ZH: text(ZH, "command.quota.description")}
+
+
+@pytest.mark.parametrize(
+    ("locale", "member", "server"),
+    [("zh-CN", "高", "高"), ("fr", "high", "高"), ("en-GB", "high", "高")],
+)
+async def test_a_member_is_answered_in_their_language_and_the_server_in_its_own(
+    start_bot: StartBot, fake_discord: FakeDiscord, locale: str, member: str, server: str
+) -> None:
+    fake_discord.guild.preferred_locale = "zh-CN"
+
+    @app_commands.command(name="words", description="Say a word in two languages")
+    async def words(interaction: discord.Interaction) -> None:
+        for_member = Words.of(interaction)("choice.quality.high")
+        for_server = Words.of_server(interaction.guild)("choice.quality.high")
+        await interaction.response.send_message(f"{for_member}|{for_server}", ephemeral=True)
+
+    async with start_bot() as bot:
+        guild = discord.Object(fake_discord.guild.id)
+        bot.tree.add_command(words, guild=guild)
+        await bot.tree.sync(guild=guild)
+        interaction = await fake_discord.invoke("words", locale=locale)
+        response = await interaction.wait_for_response()
+    assert response.data is not None
+    assert response.data["content"] == f"{member}|{server}"
