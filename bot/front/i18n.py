@@ -137,7 +137,12 @@ def text(locale: str | None, key: str, /, **fields: object) -> str:
     if found is None:
         log.warning("no message %r in the catalogue", key)
         return key
-    return found.format_map(_Fields(fields))
+    return fill(found, fields)
+
+
+def fill(template: str, fields: Mapping[str, object]) -> str:
+    """`template` with its `{fields}` filled in; a missing one stays visible, never fails."""
+    return template.format_map(_Fields(fields))
 
 
 def member_locale(interaction: discord.Interaction) -> str | None:

@@ -22,7 +22,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import TranslationContextLocation as Where
 
-from bot.front.i18n import ENGLISH, catalogues, language, lookup
+from bot.front.i18n import ENGLISH, catalogues, fill, language, lookup
 
 
 def message_keys(
@@ -39,9 +39,8 @@ def message_keys(
         # An option several commands share (n, size...) is translated once, as option.<name>.
         return (f"command.{_path(data.command)}.option.{data.name}", f"option.{data.name}")
     if context.location is Where.choice_name:
-        return (
-            "choice." + re.sub(r"\W+", "_", str(data.value)).lower(),
-        )  # "1 hour": choice.1_hour
+        word = re.sub(r"\W+", "_", str(data.value)).lower()  # "1 hour": choice.1_hour
+        return (f"choice.{word}",)
     return ()
 
 
@@ -70,5 +69,4 @@ class CatalogueTranslator(app_commands.Translator):
         )
         if found is None:
             return None
-        fields = {name: value for name, value in string.extras.items() if name != "key"}
-        return found.format(**fields) if fields else found
+        return fill(found, {name: value for name, value in string.extras.items() if name != "key"})
