@@ -6,6 +6,7 @@ is fuzzy, plurals have the language's number of forms and a {count}, ids are dot
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from collections import Counter
@@ -91,3 +92,44 @@ def test_every_entry_has_text_and_plurals_have_the_languages_forms(lang: str) ->
             assert message.id[1] == key, f"msgid_plural must repeat the key: {key}"
             assert len(forms) == len(forms_needed), f"{lang}: {key}"
             assert "count" in set().union(*(_fields(f) for f in forms)), key
+
+
+def keys_used(source: str) -> set[str]:
+    """The constant keys `source` renders: text(locale, "k"), words("k"), locale_str(key="k")."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else ""
+        candidates: list[ast.expr] = []
+        if name == "text" and len(node.args) >= 2:
+            candidates.append(node.args[1])
+        if name == "words" and node.args:
+            candidates.append(node.args[0])
+        candidates += [k.value for k in node.keywords if k.arg == "key"]
+        found |= {
+            c.value for c in candidates if isinstance(c, ast.Constant) and isinstance(c.value, str)
+        }
+    return found
+
+
+def test_every_key_the_code_uses_is_in_the_english_catalogue() -> None:
+    english = set(_messages(ENGLISH))
+    root = LOCALES_DIR.parent
+    for path in sorted([*root.joinpath("bot").rglob("*.py"), *root.joinpath("cogs").rglob("*.py")]):
+        missing = keys_used(path.read_text(encoding="utf-8")) - english
+        assert not missing, f"{path.relative_to(root)} uses keys no catalogue has: {missing}"
+
+
+def test_the_key_finder_sees_each_way_of_rendering() -> None:
+    source = """
+text(interaction.locale, "queue.place", position=1)
+words("quota.images", count=2)
+MASK = locale_str("PNG", key="command.edit.option.mask.required")
+label = locale_str(value, key=f"choice.{name}")
+"""
+    assert keys_used(source) == {
+        "queue.place",
+        "quota.images",
+        "command.edit.option.mask.required",
+    }
