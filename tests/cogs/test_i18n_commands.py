@@ -18,7 +18,8 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.front.i18n import Words, text
+from bot.front.i18n import Words, fill, lookup, text
+from bot.front.translator import message_keys
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord
 
@@ -125,3 +126,41 @@ async def test_a_member_is_answered_in_their_language_and_the_server_in_its_own(
         response = await interaction.wait_for_response()
     assert response.data is not None
     assert response.data["content"] == f"{member}|{server}"
+
+
+class _EnglishCheck(app_commands.Translator):
+    """Compares each command string with the English catalogue's text for its key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.differences: list[tuple[tuple[str, ...], str, str | None]] = []
+        self.checked = 0
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        keys = message_keys(string, context)
+        if locale is not discord.Locale.american_english or not keys:
+            return None
+        found = next((t for key in keys if (t := lookup("en", key))), None)
+        fields = {k: v for k, v in string.extras.items() if k != "key"}
+        english = fill(found, fields) if found is not None else None
+        if english != string.message and string.message not in UNTRANSLATED_LABELS:
+            self.differences.append((keys, string.message, english))
+        self.checked += 1
+        return None
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "dall-e-2", "dall-e-3", "gpt-image-1-mini"])
+async def test_every_english_string_in_the_cogs_is_the_english_catalogues(
+    start_bot: StartBot, fake_discord: FakeDiscord, model: str
+) -> None:
+    check = _EnglishCheck()
+    async with start_bot(IMAGE_MODEL=model) as bot:
+        for command in bot.tree.get_commands(guild=discord.Object(fake_discord.guild.id)):
+            await command.get_translated_payload(bot.tree, check)
+    assert check.differences == []
+    assert check.checked > 20
