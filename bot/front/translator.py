@@ -64,9 +64,16 @@ class CatalogueTranslator(app_commands.Translator):
         lang = language(locale)
         if lang == ENGLISH:
             return None  # the English in the cogs is the default Discord shows
-        found = next(
-            (text for key in message_keys(string, context) if (text := lookup(lang, key))), None
-        )
-        if found is None:
-            return None
-        return fill(found, {name: value for name, value in string.extras.items() if name != "key"})
+        return catalogue_text(lang, string, context)
+
+
+def catalogue_text(
+    lang: str, string: app_commands.locale_str, context: app_commands.TranslationContextTypes
+) -> str | None:
+    """The text of a command's string in shipped language `lang`; None where it has none."""
+    found = next(
+        (text for key in message_keys(string, context) if (text := lookup(lang, key))), None
+    )
+    if found is None:
+        return None
+    return fill(found, {name: value for name, value in string.extras.items() if name != "key"})

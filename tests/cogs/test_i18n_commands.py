@@ -18,8 +18,8 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.front.i18n import Words, fill, lookup, text
-from bot.front.translator import message_keys
+from bot.front.i18n import Words, text
+from bot.front.translator import catalogue_text, message_keys
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord
 
@@ -142,14 +142,11 @@ class _EnglishCheck(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        keys = message_keys(string, context)
-        if locale is not discord.Locale.american_english or not keys:
+        if locale is not discord.Locale.american_english or not message_keys(string, context):
             return None
-        found = next((t for key in keys if (t := lookup("en", key))), None)
-        fields = {k: v for k, v in string.extras.items() if k != "key"}
-        english = fill(found, fields) if found is not None else None
+        english = catalogue_text("en", string, context)
         if english != string.message and string.message not in UNTRANSLATED_LABELS:
-            self.differences.append((keys, string.message, english))
+            self.differences.append((message_keys(string, context), string.message, english))
         self.checked += 1
         return None
 
