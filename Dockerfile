@@ -29,6 +29,7 @@ RUN pip install -r /tmp/requirements.txt
 COPY LICENSE ./
 COPY bot ./bot
 COPY cogs ./cogs
+COPY locales ./locales
 RUN pip install --no-deps .
 
 RUN useradd --system --uid 10001 --home-dir /app imagine \

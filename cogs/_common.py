@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.errors import InvalidInput
@@ -76,7 +77,7 @@ class Option:
 
     name: str
     annotation: Any
-    description: str
+    description: str | locale_str
     default: Any = inspect.Parameter.empty
     choices: tuple[app_commands.Choice[str], ...] = ()
 
@@ -119,17 +120,21 @@ def _model_option(name: ModelOption, profile: ModelProfile, operation: Operation
     if not values:
         return None
     labels = _CHOICE_LABELS.get(name, {})
-    choices = tuple(app_commands.Choice(name=labels.get(v, v), value=v) for v in values)
+    # The key names the label in the catalogue (bot/front/translator.py): "low" means one thing
+    # for quality and another for moderation.
+    choices = tuple(
+        app_commands.Choice(name=locale_str(labels.get(v, v), key=f"choice.{name}.{v}"), value=v)
+        for v in values
+    )
     return Option(name, str, description, None, choices)
 
 
-def _size_label(size: str) -> str:
+def _size_label(size: str) -> locale_str:
     if size in _SIZE_LABELS:
-        return _SIZE_LABELS[size]
+        return locale_str(_SIZE_LABELS[size], key=f"choice.size.{size}")
     width, _, height = size.partition("x")
-    if width == height:
-        return f"{size} (square)"
-    return f"{size} (landscape)" if int(width) > int(height) else f"{size} (portrait)"
+    shape = "square" if width == height else "landscape" if int(width) > int(height) else "portrait"
+    return locale_str(f"{size} ({shape})", key=f"choice.size.{shape}", size=size)
 
 
 class ImageCommandCog(commands.Cog):

@@ -6,6 +6,7 @@ import functools
 from typing import TYPE_CHECKING, Unpack
 
 import discord
+from discord.app_commands import locale_str
 
 from bot import validation
 from bot.images.profiles import ModelProfile, Operation
@@ -23,8 +24,15 @@ from cogs._common import (
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
 
-MASK_HELP_REQUIRED = "PNG, same size: transparent (or white) areas are what changes"
-MASK_HELP_OPTIONAL = "Optional PNG, same size: transparent (or white) areas are what changes"
+# Two texts for one option: each has its own key in the catalogue (bot/front/translator.py).
+MASK_HELP_REQUIRED = locale_str(
+    "PNG, same size: transparent (or white) areas are what changes",
+    key="command.edit.option.mask.required",
+)
+MASK_HELP_OPTIONAL = locale_str(
+    "Optional PNG, same size: transparent (or white) areas are what changes",
+    key="command.edit.option.mask.optional",
+)
 
 
 def mask_option(profile: ModelProfile, _operation: Operation) -> Option:

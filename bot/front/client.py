@@ -20,6 +20,7 @@ from bot.front.connect import connect_gateway, log_in, silence_voice_warnings
 from bot.front.jobs import JobTracker
 from bot.front.parts import Parts
 from bot.front.sync import sync_commands
+from bot.front.translator import CatalogueTranslator
 from bot.front.tree import ImagineTree
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class ImagineBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.parts.open()
+        await self.tree.set_translator(CatalogueTranslator())  # reads the catalogues
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)

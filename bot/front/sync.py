@@ -27,10 +27,8 @@ async def sync_commands(bot: commands.Bot, guild_id: int | None) -> None:
     try:
         if guild is not None:
             bot.tree.copy_global_to(guild=guild)
-            remote = await bot.http.get_guild_commands(bot.application_id, guild.id)
-        else:
-            remote = await bot.http.get_global_commands(bot.application_id)
-        local = [command.to_dict(bot.tree) for command in bot.tree.get_commands(guild=guild)]
+        remote = await _registered(bot, bot.application_id, guild_id)
+        local = await _payload(bot.tree, guild)
         if not commands_differ(local, remote):
             log.info("slash commands are up to date; not syncing")
             return
@@ -46,12 +44,55 @@ async def sync_commands(bot: commands.Bot, guild_id: int | None) -> None:
     log.info("synced %d slash commands %s", len(synced), where)
 
 
-_REMOTE_ONLY = {"id", "application_id", "version", "guild_id", "dm_permission"}
+async def _registered(
+    bot: commands.Bot, application_id: int, guild_id: int | None
+) -> list[dict[str, Any]]:
+    """The commands Discord has, with their full `*_localizations` (it leaves them out unless
+    asked, and then a changed translation would never count as a change)."""
+    if guild_id:
+        route = discord.http.Route(
+            "GET",
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            application_id=application_id,
+            guild_id=guild_id,
+        )
+    else:
+        route = discord.http.Route(
+            "GET", "/applications/{application_id}/commands", application_id=application_id
+        )
+    found: list[dict[str, Any]] = await bot.http.request(
+        route, params={"with_localizations": "true"}
+    )
+    return found
+
+
+async def _payload(
+    tree: discord.app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None
+) -> list[dict[str, Any]]:
+    """What `tree.sync` would send: translated, as discord.py builds it."""
+    translator = tree.translator
+    commands_ = tree.get_commands(guild=guild)
+    if translator is None:
+        return [command.to_dict(tree) for command in commands_]
+    return [await command.get_translated_payload(tree, translator) for command in commands_]
+
+
+# Discord adds these; `*_localized` are the texts in the caller's own locale.
+_REMOTE_ONLY = {
+    "id",
+    "application_id",
+    "version",
+    "guild_id",
+    "dm_permission",
+    "name_localized",
+    "description_localized",
+}
 _DEFAULTS: Mapping[str, Any] = {"nsfw": False, "required": False, "autocomplete": False}
 
 
 def _normalise(value: Any) -> Any:
-    """Drop what Discord adds, and defaults that either side may leave out."""
+    """Drop what Discord adds, and defaults that either side may leave out (an empty
+    `*_localizations` is the same as none; a different one is a change to sync)."""
     if isinstance(value, Mapping):
         return {
             key: _normalise(item)
@@ -59,7 +100,6 @@ def _normalise(value: Any) -> Any:
             if key not in _REMOTE_ONLY
             and item not in (None, [], {})
             and not (key in _DEFAULTS and item == _DEFAULTS[key])
-            and not key.endswith("_localizations")
         }
     if isinstance(value, list):
         return [_normalise(item) for item in value]

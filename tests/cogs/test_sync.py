@@ -48,3 +48,17 @@ def test_contexts_count_where_we_set_them() -> None:
     ours = {**LOCAL, "contexts": [0]}
     assert commands_differ([ours], [remote_copy()])
     assert not commands_differ([ours], [remote_copy(contexts=[0])])
+
+
+def test_a_changed_or_new_translation_is_a_change() -> None:
+    ours = {**LOCAL, "description_localizations": {"zh-CN": "生成图片"}}
+    assert commands_differ([ours], [remote_copy()])
+    assert commands_differ([ours], [remote_copy(description_localizations={"zh-CN": "画图"})])
+    assert not commands_differ(
+        [ours], [remote_copy(description_localizations={"zh-CN": "生成图片"})]
+    )
+
+
+def test_an_empty_translation_set_and_the_callers_own_text_are_not_changes() -> None:
+    ours = {**LOCAL, "name_localizations": {}, "description_localizations": {}}
+    assert not commands_differ([ours], [remote_copy(description_localized="Make an image")])

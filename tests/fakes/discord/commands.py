@@ -28,7 +28,12 @@ class CommandRoutes(HttpPlumbing):
         return self._guild_from(request).id
 
     async def _h_list_commands(self, request: web.Request) -> web.Response:
-        return json_response(self.registered_commands(self._command_scope(request)))
+        found = self.registered_commands(self._command_scope(request))
+        if request.query.get("with_localizations", "").lower() != "true":
+            # As Discord does: the full dictionaries only when asked for them.
+            for command in found:
+                _drop_localizations(command)
+        return json_response(found)
 
     async def _h_put_commands(self, request: web.Request) -> web.Response:
         scope = self._command_scope(request)
@@ -84,3 +89,14 @@ class CommandRoutes(HttpPlumbing):
         scope, cid, _ = self._command_from(request)
         del self._commands[scope][cid]
         return web.Response(status=204)
+
+
+def _drop_localizations(value: Any) -> None:
+    if isinstance(value, dict):
+        for key in [k for k in value if k.endswith("_localizations")]:
+            del value[key]
+        for item in value.values():
+            _drop_localizations(item)
+    elif isinstance(value, list):
+        for item in value:
+            _drop_localizations(item)
