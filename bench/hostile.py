@@ -155,10 +155,24 @@ async def nearcap(ctx: Context) -> dict[str, Any]:
 
 
 async def burst(ctx: Context) -> dict[str, Any]:
-    """300 members at once, 2 s upstream, realistic 1024x1024 PNGs, limits raised."""
+    """300 members at once, 2 s upstream, realistic 1024x1024 PNGs, limits raised; then the
+    same burst against discord.py and aiohttp alone (asking, decoding, posting; nothing of
+    ours): the floor this machine and the fakes set."""
+    ours = await burst_run(ctx, "burst", {})
+    print("  our bot: done")
+    obvious = await burst_run(ctx, "burst-discord.py-alone", {"BENCH_BARE_DISCORD_PY": "post"})
+    print("  discord.py alone, asking and posting: done")
+    wait = str(BURST_UPSTREAM_SECONDS)
+    upload = {"BENCH_BARE_DISCORD_PY": "upload", "BENCH_BARE_WAIT": wait}
+    floor = await burst_run(ctx, "burst-discord.py-upload-only", upload)
+    print("  discord.py alone, posting only: done")
+    return {**ours, "reference": obvious, "floor": floor}
+
+
+async def burst_run(ctx: Context, name: str, env: dict[str, str]) -> dict[str, Any]:
     async with (
         world(members=BURST_MEMBERS, latency=BURST_UPSTREAM_SECONDS, pngs=ctx.pngs) as w,
-        ctx.bot(w, "burst", {**HIGH_LIMITS, **B64_MODEL}) as bot,
+        ctx.bot(w, name, {**HIGH_LIMITS, **B64_MODEL, **env}) as bot,
     ):
         idle = bot.status_kib("VmRSS")
         window = Window(bot)
