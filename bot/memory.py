@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 # Every picture in memory at once, decodes and results together: with the bot's own ~65 MiB
 # and a few hundred answers waiting (see above), under 400 MiB of resident memory. One
-# near-cap decode may take all of it (and waits alone). A 300-member burst drained no faster
-# with 51 results held at once than with 27: past a few dozen, the event loop's thread (reading,
-# decoding, uploading) sets the pace, and more results held only add memory.
+# near-cap decode may take all of it (and waits alone). A 300-member burst drained in about the
+# same time with 51 results held at once (4.1-4.6 s, 485 MiB) as with 27 (4.4-4.8 s, 361-393
+# MiB) on a shared 2-core machine: past a few dozen, the event loop's thread and Discord set
+# the pace, and more results held mostly add memory (bench/README.md).
 BUDGET_BYTES = 192 * MiB
 # A result image while its answer is read, decoded and posted, per pixel, as measured (RSS
 # added per result held in a 300-member burst: 6.6 MB at 1024x1024): the answer's base64
