@@ -22,8 +22,8 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from bench.context import B64_MODEL, HIGH_LIMITS, Context, World, job_errors, world
-from bench.stats import Window, spread
-from bench.world import Job, run_job
+from bench.stats import Window, rss_samples, rss_timeline, spread
+from bench.world import Job, UpstreamCall, run_job
 from bot.config.table import MAX_IMAGE_PIXELS
 from tests.fakes.discord import FakeMember
 from tests.fakes.discord.models import SeenMessage
@@ -155,22 +155,38 @@ async def nearcap(ctx: Context) -> dict[str, Any]:
 
 
 async def burst(ctx: Context) -> dict[str, Any]:
-    """300 members at once, 2 s upstream, realistic 1024x1024 PNGs, limits raised."""
+    """300 members at once, 2 s upstream, realistic 1024x1024 PNGs, limits raised; then the
+    same burst against discord.py and aiohttp alone (asking, decoding, posting; nothing of
+    ours): the floor this machine and the fakes set."""
+    ours = await burst_run(ctx, "burst", {})
+    print("  our bot: done")
+    obvious = await burst_run(ctx, "burst-discord.py-alone", {"BENCH_BARE_DISCORD_PY": "post"})
+    print("  discord.py alone, asking and posting: done")
+    wait = str(BURST_UPSTREAM_SECONDS)
+    upload = {"BENCH_BARE_DISCORD_PY": "upload", "BENCH_BARE_WAIT": wait}
+    floor = await burst_run(ctx, "burst-discord.py-upload-only", upload)
+    print("  discord.py alone, posting only: done")
+    return {**ours, "reference": obvious, "floor": floor}
+
+
+async def burst_run(ctx: Context, name: str, env: dict[str, str]) -> dict[str, Any]:
     async with (
         world(members=BURST_MEMBERS, latency=BURST_UPSTREAM_SECONDS, pngs=ctx.pngs) as w,
-        ctx.bot(w, "burst", {**HIGH_LIMITS, **B64_MODEL}) as bot,
+        ctx.bot(w, name, {**HIGH_LIMITS, **B64_MODEL, **env}) as bot,
     ):
         idle = bot.status_kib("VmRSS")
         window = Window(bot)
-        jobs = await asyncio.gather(
-            *(
-                run_job(w.discord, member, tag=f"w-{i}", n=1, timeout=ctx.scale.job_timeout)
-                for i, member in enumerate(w.members)
+        async with rss_samples(bot) as samples:
+            jobs = await asyncio.gather(
+                *(
+                    run_job(w.discord, member, tag=f"w-{i}", n=1, timeout=ctx.scale.job_timeout)
+                    for i, member in enumerate(w.members)
+                )
             )
-        )
         window.close()
         peak = bot.status_kib("VmHWM")
     drain = _drain_seconds(jobs)
+    calls = [call for calls in w.api.calls.values() for call in calls]
     return {
         "jobs": len(jobs),
         "upstream_seconds": BURST_UPSTREAM_SECONDS,
@@ -178,9 +194,34 @@ async def burst(ctx: Context) -> dict[str, Any]:
         "drain_seconds": drain,
         "drain_ratio": None if drain is None else drain / BURST_UPSTREAM_SECONDS,
         "end_to_end": spread([e for job in jobs if (e := job.end_to_end) is not None]),
+        "timeline": _timeline(jobs, calls),
         "rss_ready_mib": idle / 1024,
         "rss_peak_mib": peak / 1024,
+        "rss_timeline": rss_timeline(samples, window.start),
         **window.figures(),
+    }
+
+
+def _timeline(jobs: Sequence[Job], calls: Sequence[UpstreamCall]) -> dict[str, Any]:
+    """Where the drain goes, in seconds from the first INTERACTION_CREATE sent: the first and
+    the last deferral, request reaching the Images API, answer written, upload begun and
+    upload read by the fake Discord, and images shown."""
+    sent = [job.sent_at for job in jobs if job.sent_at is not None]
+    if not sent:
+        return {}
+    start = min(sent)
+
+    def span(times: Sequence[float | None]) -> list[float] | None:
+        known = [at - start for at in times if at is not None]
+        return [min(known), max(known)] if known else None
+
+    return {
+        "deferred": span([j.sent_at + j.deferral for j in jobs if j.sent_at and j.deferral]),
+        "upstream_arrived": span([call.arrived for call in calls]),
+        "upstream_answered": span([call.answered for call in calls]),
+        "upload_begun": span([job.final_request_at for job in jobs]),
+        "upload_read": span([job.delivered_at for job in jobs]),
+        "shown": span([job.final_at for job in jobs]),
     }
 
 

@@ -10,7 +10,11 @@ on the configured event loop until SIGTERM), with three additions that only a be
 - at exit it writes the lag samples, its peak RSS and its CPU time to BENCH_STATS_FILE as JSON.
 
 With BENCH_BARE_DISCORD_PY set it runs, instead of our bot, a discord.py bot whose /imagine only
-defers: the reference point for the deferral burst.
+defers: the reference point for the deferral burst. Two more reference points for the wide
+burst, with aiohttp and discord.py alone and no check, limit or budget of ours: set to `post`,
+its /imagine also asks the Images API, decodes the base64 and posts the files (the obvious
+bot); set to `upload`, it only waits BENCH_BARE_WAIT seconds (the upstream's time) and posts
+one realistic 1024x1024 PNG made at start: what delivering the files alone costs here.
 
 `.env` is not read, so a developer's own settings never leak into a benchmark. With
 BENCH_CPROFILE set, the event loop's thread runs under cProfile and its stats are saved there.
@@ -19,8 +23,10 @@ BENCH_CPROFILE set, the event loop's thread runs under cProfile and its stats ar
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import cProfile
+import io
 import json
 import os
 import resource
@@ -29,8 +35,10 @@ import time
 from array import array
 from pathlib import Path
 
+import aiohttp
 import yarl
 
+from bench.world import realistic_pngs
 from bot.__main__ import run, run_forever, settings_from_environment
 from bot.config import Settings
 
@@ -80,19 +88,44 @@ async def bare_discord_py(settings: Settings) -> None:
     tree = app_commands.CommandTree(client)
     guild = discord.Object(settings.discord_guild_id or 0)
 
+    mode = os.environ.get("BENCH_BARE_DISCORD_PY")
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    api_key = settings.openai_api_key.reveal() if settings.openai_api_key else ""
+    made: list[bytes] = []
+
     @tree.command(name="imagine", description="Defers, nothing else", guild=guild)
     async def imagine(
         interaction: discord.Interaction, prompt: str, n: int = 1, size: str | None = None
     ) -> None:
         await interaction.response.defer(thinking=True)
+        if mode == "upload":
+            await asyncio.sleep(float(os.environ["BENCH_BARE_WAIT"]))
+            made_files = [discord.File(io.BytesIO(made[0]), f"image-{i}.png") for i in range(n)]
+            await interaction.edit_original_response(attachments=made_files)
+        if mode != "post":
+            return
+        fields = {"model": settings.image_model, "prompt": prompt, "n": n, "size": size}
+        async with session.post(
+            f"{settings.openai_base_url}/images/generations",
+            json=fields,
+            headers={"Authorization": f"Bearer {api_key}"},
+        ) as response:
+            answer = await response.json()
+        files = [
+            discord.File(io.BytesIO(base64.b64decode(item["b64_json"])), f"image-{i}.png")
+            for i, item in enumerate(answer["data"])
+        ]
+        await interaction.edit_original_response(attachments=files)
 
     async def setup_hook() -> None:
+        if mode == "upload":
+            made.extend(await asyncio.to_thread(realistic_pngs, 1))
         await tree.sync(guild=guild)
 
     client.setup_hook = setup_hook  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(client.close()))
-    async with client:
+    async with session, client:
         await client.start(settings.discord_token.reveal())
 
 

@@ -219,6 +219,18 @@ def burst_rows(figure: dict[str, Any]) -> list[Row]:
             f"< {HOSTILE_RSS_TARGET_MIB:.0f} MiB",
             judge(figure["rss_peak_mib"], HOSTILE_RSS_TARGET_MIB),
         ),
+        *_reference_row("discord.py + aiohttp alone, asking and posting", figure.get("reference")),
+        *_reference_row("discord.py alone, posting only (floor)", figure.get("floor")),
+    ]
+
+
+def _reference_row(what: str, figure: dict[str, Any] | None) -> list[Row]:
+    """The same burst against a bot of discord.py and aiohttp alone: no target."""
+    if figure is None or figure["drain_ratio"] is None:
+        return []
+    value = f"{figure['drain_seconds']:.2f} s ({figure['drain_ratio']:.2f}x), "
+    return [
+        (f"8 same burst, {what}", value + f"{figure['rss_peak_mib']:.0f} MiB", "reference", "-")
     ]
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import math
 import time
@@ -24,7 +23,7 @@ from bench.context import (
     world,
 )
 from bench.hostile import burst, nearcap
-from bench.stats import Window, spread
+from bench.stats import Window, rss_samples, rss_timeline, spread
 from bench.world import BenchImagesAPI, Job, noisy_image, run_job
 
 MIB = 1024 * 1024
@@ -293,30 +292,20 @@ async def memory_run(ctx: Context, concurrency: int) -> dict[str, Any]:
         **B64_MODEL,
         "MAX_CONCURRENT_REQUESTS": str(concurrency),
     }
-    samples: list[tuple[float, int]] = []
     async with (
         world(members=scale.memory_jobs, latency=ctx.latency, pngs=ctx.pngs) as w,
         ctx.bot(w, f"memory-c{concurrency}", settings) as bot,
     ):
         baseline = bot.status_kib("VmRSS")
-
-        async def sample() -> None:
-            while True:
-                samples.append((time.monotonic(), bot.status_kib("VmRSS")))
-                await asyncio.sleep(0.02)
-
-        sampler = asyncio.create_task(sample())
         window = Window(bot)
-        jobs = await asyncio.gather(
-            *(
-                run_job(w.discord, w.members[i], tag=f"m-{i}", n=10, timeout=scale.job_timeout)
-                for i in range(scale.memory_jobs)
+        async with rss_samples(bot) as samples:
+            jobs = await asyncio.gather(
+                *(
+                    run_job(w.discord, w.members[i], tag=f"m-{i}", n=10, timeout=scale.job_timeout)
+                    for i in range(scale.memory_jobs)
+                )
             )
-        )
         window.close()
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
         peak = bot.status_kib("VmHWM")
     return {
         "jobs": len(jobs),
@@ -328,10 +317,7 @@ async def memory_run(ctx: Context, concurrency: int) -> dict[str, Any]:
         "ru_maxrss_mib": bot.stats.ru_maxrss_kib / 1024,
         "rss_sampled_max_mib": max((kib for _, kib in samples), default=0) / 1024,
         # (seconds since the jobs were sent, MiB), every 20 ms, thinned to at most 300 points
-        "rss_timeline": [
-            (round(at - window.start, 3), round(kib / 1024, 1))
-            for at, kib in samples[:: max(1, len(samples) // 300)]
-        ],
+        "rss_timeline": rss_timeline(samples, window.start),
         "end_to_end": spread([e for j in jobs if (e := j.end_to_end) is not None]),
         **window.figures(),
     }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,3 +68,32 @@ class Window:
             "fakes_cpu_percent": 100 * self.fakes_cpu / wall if wall else None,
             "lag": spread(lag),
         }
+
+
+@contextlib.asynccontextmanager
+async def rss_samples(
+    bot: BotProcess, every: float = 0.02
+) -> AsyncIterator[list[tuple[float, int]]]:
+    """The bot's VmRSS (KiB) every `every` seconds while the block runs, as (monotonic, KiB)."""
+    samples: list[tuple[float, int]] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append((time.monotonic(), bot.status_kib("VmRSS")))
+            await asyncio.sleep(every)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        yield samples
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+
+
+def rss_timeline(samples: Sequence[tuple[float, int]], start: float) -> list[tuple[float, float]]:
+    """(seconds since `start`, MiB), thinned to at most 300 points."""
+    return [
+        (round(at - start, 3), round(kib / 1024, 1))
+        for at, kib in samples[:: max(1, len(samples) // 300)]
+    ]

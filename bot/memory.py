@@ -6,6 +6,10 @@ the decode thread ends: a 6300x6300 palette PNG of 39 KB costs hundreds of MiB o
 converted, so sixteen at once would not fit in any small host. A job's result images take their
 share when the API's answer arrives, before it is read, and keep it until the job's task ends
 (its images posted, or it failed); until there is room, the answer waits unread in the socket.
+
+What the budget does not count: the bot itself (~65 MiB), and each answer waiting for room,
+which aiohttp has read ahead into its buffers (~0.25 MiB each, measured: 250 waiting 2.4 MB
+answers added 57 MiB), so at most MAX_CONCURRENT_REQUESTS of them.
 """
 
 from __future__ import annotations
@@ -21,12 +25,18 @@ from typing import ParamSpec, TypeVar
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-# Every picture in memory at once, decodes and results together: with the bot's own ~80 MiB,
-# under 400 MiB of resident memory. One near-cap decode may take all of it (and waits alone).
-BUDGET_BYTES = 256 * MiB
-# A result image while its answer is decoded and posted, per pixel: the PNG (~2 bytes a pixel
-# for a detailed 1024x1024 picture), its base64 text and the decoded copy: ~5 MB at 1024x1024.
-_RESULT_BYTES_PER_PIXEL = 5
+# Every picture in memory at once, decodes and results together: with the bot's own ~65 MiB
+# and a few hundred answers waiting (see above), under 400 MiB of resident memory. One
+# near-cap decode may take all of it (and waits alone). A 300-member burst drained in about the
+# same time with 51 results held at once (4.1-4.6 s, 485 MiB) as with 27 (4.4-4.8 s, 361-393
+# MiB) on a shared 2-core machine: past a few dozen, the event loop's thread and Discord set
+# the pace, and more results held mostly add memory (bench/README.md).
+BUDGET_BYTES = 192 * MiB
+# A result image while its answer is read, decoded and posted, per pixel, as measured (RSS
+# added per result held in a 300-member burst: 6.6 MB at 1024x1024): the answer's base64
+# text (~2.4 bytes a pixel for a detailed PNG, plus the growing buffer's slack), the decoded
+# PNG (~1.8) and the upload's copies on their way out.
+_RESULT_BYTES_PER_PIXEL = 7
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 _LARGEST_RESULT_PIXELS = 1536 * 1024  # what "auto" and unknown sizes are counted as
 # The longest a job waits for memory for its results before reading its answer anyway: well
