@@ -155,6 +155,7 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
             ("GET", "/oauth2/applications/@me", self._h_application),
             ("GET", "/applications/@me", self._h_application),
             ("GET", "/gateway", self._h_gateway),
+            ("POST", "/attachments/refresh-urls", self._h_refresh_urls),
             ("GET", "/gateway/bot", self._h_gateway_bot),
             ("GET", "/guilds/{guild_id}", self._h_guild),
             ("GET", "/guilds/{guild_id}/channels", self._h_guild_channels),

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import yarl
 from aiohttp import web
 
 from tests.fakes.discord.common import (
@@ -238,16 +239,24 @@ class MessageRoutes(HttpPlumbing):
 
 
 def _link_embed_images(message: FakeMessage) -> None:
-    """Point embed images given as ``attachment://name`` at the message's file on the CDN."""
+    """Point embed images given as ``attachment://name`` at the message's file on the CDN.
+
+    Images already linked (an edit that kept the embeds) stay linked, so every read of the
+    message signs their links afresh.
+    """
     by_name = {a.filename: a for a in message.attachments}
-    for embed in message.embeds:
+    by_path = {a.cdn_path: a for a in message.attachments}
+    message.embed_files = {}
+    for index, embed in enumerate(message.embeds):
         for key in ("image", "thumbnail"):
             part = embed.get(key)
-            if not isinstance(part, dict):
+            if not isinstance(part, dict) or not isinstance(part.get("url"), str):
                 continue
-            url = part.get("url")
-            if isinstance(url, str) and url.startswith("attachment://"):
+            url = str(part["url"])
+            if url.startswith("attachment://"):
                 att = by_name.get(url.removeprefix("attachment://"))
-                if att is not None:
-                    part["url"] = att.url
-                    part["proxy_url"] = att.proxy_url
+            else:
+                att = by_path.get(yarl.URL(url).raw_path) if url.startswith("http") else None
+            if att is not None:
+                part.update(url=att.url, proxy_url=att.proxy_url)
+                message.embed_files[index, key] = att
