@@ -224,6 +224,8 @@ class MessageRoutes(HttpPlumbing):
 
     async def _h_edit_message(self, request: web.Request) -> web.Response:
         message = self._channel_message_from(request)
+        if message.author is not self.bot_user:
+            raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         record: RecordedRequest = request[RECORD]
         payload = self._body(request)
         self._check_message(record, payload, creating=False, limit=DEFAULT_UPLOAD_LIMIT)
@@ -234,7 +236,13 @@ class MessageRoutes(HttpPlumbing):
         return json_response(message.to_payload())
 
     async def _h_delete_message(self, request: web.Request) -> web.Response:
-        self._channel_message_from(request).deleted = True
+        message = self._channel_message_from(request)
+        channel = self._channel_from(request)
+        if message.author is not self.bot_user and not (
+            self.bot_permissions_in(channel) & Permission.MANAGE_MESSAGES
+        ):
+            raise DiscordError(403, 50013, "Missing Permissions")
+        message.deleted = True
         return web.Response(status=204)
 
 

@@ -336,7 +336,8 @@ class FakeMessage:
     channel_id: int
     guild_id: int | None
     author: FakeUser
-    source: str  # "channel", "callback" (initial response) or "followup"
+    # "channel", "callback" (initial response), "followup", or "member" (posted by a member)
+    source: str
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)
     components: list[dict[str, Any]] = field(default_factory=list)
@@ -414,8 +415,11 @@ class FakeMessage:
                 ),
             }
             if inter.type == APPLICATION_COMMAND:
+                data = inter.payload.get("data") or {}
                 metadata["name"] = inter.name
-                metadata["command_type"] = 1
+                metadata["command_type"] = data.get("type", 1)
+                if "target_id" in data:
+                    metadata["target_message_id"] = data["target_id"]
             if self.source == "followup" and inter.original is not None:
                 metadata["original_response_message_id"] = str(inter.original.id)
             if inter.source_message is not None:

@@ -173,7 +173,7 @@ class InteractionResponses(MessageRoutes):
                 interaction.channel_id,
                 source="callback",
                 interaction=interaction,
-                message_type=20 if interaction.type == APPLICATION_COMMAND else 19,
+                message_type=_response_message_type(interaction),
             )
             self._apply(message, data, record.files, creating=True, allowed_flags=CALLBACK_FLAGS)
             interaction.original = message
@@ -183,7 +183,7 @@ class InteractionResponses(MessageRoutes):
                 interaction.channel_id,
                 source="callback",
                 interaction=interaction,
-                message_type=20 if interaction.type == APPLICATION_COMMAND else 19,
+                message_type=_response_message_type(interaction),
             )
             message.flags = FLAG_LOADING | (flags & FLAG_EPHEMERAL)
             interaction.original = message
@@ -273,7 +273,7 @@ class InteractionResponses(MessageRoutes):
                 interaction.channel_id,
                 source="followup",
                 interaction=interaction,
-                message_type=20 if interaction.type == APPLICATION_COMMAND else 19,
+                message_type=_response_message_type(interaction),
             )
             self._apply(message, payload, record.files, creating=True, allowed_flags=CALLBACK_FLAGS)
         interaction.followups.append(message)
@@ -315,3 +315,11 @@ class InteractionResponses(MessageRoutes):
         self._webhook_message(interaction, request.match_info["message_id"]).deleted = True
         interaction._notify()
         return web.Response(status=204)
+
+
+def _response_message_type(interaction: FakeInteraction) -> int:
+    """CHAT_INPUT_COMMAND (20), CONTEXT_MENU_COMMAND (23) or REPLY (19, to components)."""
+    if interaction.type != APPLICATION_COMMAND:
+        return 19
+    command_type = (interaction.payload.get("data") or {}).get("type", 1)
+    return 20 if command_type == 1 else 23
