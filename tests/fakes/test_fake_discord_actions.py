@@ -196,6 +196,8 @@ async def test_a_message_command_on_a_members_attachments(
     seen = await interaction.wait_for_final()
     assert (seen.content, seen.ephemeral) == ("2 images", True)
     assert bot.images == [("a.png", RED), ("b.png", BLUE)]
+    with pytest.raises(ValueError, match="ephemeral"):  # no Apps menu on a private reply
+        await fake.invoke_message_command("Vary this image", seen.message_id)
     assert interaction.original is not None
     assert interaction.original.to_payload()["type"] == 23  # CONTEXT_MENU_COMMAND
     metadata = interaction.original.to_payload()["interaction_metadata"]

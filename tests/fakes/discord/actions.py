@@ -18,12 +18,11 @@ from tests.fakes.discord.common import (
     APPLICATION_COMMAND,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
-    snowflake_time,
 )
 from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.discord.invoke import InteractionSender
 from tests.fakes.discord.modal_submit import ModalFiles, fill_modal
-from tests.fakes.discord.models import FakeChannel, FakeMember, FakeMessage, FakeUser
+from tests.fakes.discord.models import FakeMember, FakeMessage, FakeUser
 
 # A file a member attaches: its bytes (named image-<n>.png) or (filename, bytes).
 MemberFile: TypeAlias = bytes | tuple[str, bytes]
@@ -101,48 +100,6 @@ class ActionSender(InteractionSender):
             raise LookupError(f"no message {message_id}")
         return message
 
-    async def _send_as(
-        self,
-        interaction_type: int,
-        name: str,
-        data: dict[str, Any],
-        *,
-        user: FakeUser,
-        channel: FakeChannel,
-        source: FakeMessage | None,
-        created_at: dt.datetime | None = None,
-        locale: str = "en-US",
-        timeout: float,
-    ) -> FakeInteraction:
-        """Build the interaction around ``data`` and send it."""
-        iid, token, payload, limit = self._interaction_base(
-            interaction_type=interaction_type,
-            user=user,
-            channel=channel,
-            created_at=created_at,
-            attachment_size_limit=None,
-            app_permissions=None,
-            locale=locale,
-        )
-        payload["data"] = data
-        if source is not None and interaction_type != APPLICATION_COMMAND:
-            payload["message"] = source.to_payload()
-        interaction = FakeInteraction(
-            self,
-            id=iid,
-            token=token,
-            type=interaction_type,
-            name=name,
-            payload=payload,
-            user=user,
-            guild_id=channel.guild_id,
-            channel_id=channel.id,
-            created_at=snowflake_time(iid),
-            attachment_size_limit=limit,
-            source_message=source if interaction_type != APPLICATION_COMMAND else None,
-        )
-        return await self._send_interaction(interaction, timeout)
-
     async def invoke_message_command(
         self,
         name: str,
@@ -159,6 +116,8 @@ class ActionSender(InteractionSender):
         carries it: content, attachments and embeds, links freshly signed.
         """
         message = self._message_for(message_id)
+        if message.ephemeral:
+            raise ValueError("Discord offers no Apps menu on an ephemeral message")
         channel = self.channels[message.channel_id]
         command = self._find_command(name, channel.guild_id, MESSAGE_COMMAND)
         data: dict[str, Any] = {

@@ -19,6 +19,7 @@ from tests.fakes.discord.models import (
     FakeChannel,
     FakeGuild,
     FakeMember,
+    FakeMessage,
     FakeRole,
     FakeUser,
 )
@@ -123,6 +124,50 @@ class InteractionSender(World):
         self.dispatch("INTERACTION_CREATE", interaction.payload, interaction._mark_sent)
         await asyncio.wait_for(asyncio.shield(interaction._sent), timeout)
         return interaction
+
+    async def _send_as(
+        self,
+        interaction_type: int,
+        name: str,
+        data: dict[str, Any],
+        *,
+        user: FakeUser,
+        channel: FakeChannel,
+        source: FakeMessage | None,
+        created_at: dt.datetime | None = None,
+        attachment_size_limit: int | None = None,
+        app_permissions: int | None = None,
+        locale: str = "en-US",
+        timeout: float,
+    ) -> FakeInteraction:
+        """Build the interaction around ``data`` (``source``: the message acted on) and send it."""
+        iid, token, payload, limit = self._interaction_base(
+            interaction_type=interaction_type,
+            user=user,
+            channel=channel,
+            created_at=created_at,
+            attachment_size_limit=attachment_size_limit,
+            app_permissions=app_permissions,
+            locale=locale,
+        )
+        payload["data"] = data
+        if source is not None and interaction_type != APPLICATION_COMMAND:
+            payload["message"] = source.to_payload()
+        interaction = FakeInteraction(
+            self,
+            id=iid,
+            token=token,
+            type=interaction_type,
+            name=name,
+            payload=payload,
+            user=user,
+            guild_id=channel.guild_id,
+            channel_id=channel.id,
+            created_at=snowflake_time(iid),
+            attachment_size_limit=limit,
+            source_message=source if interaction_type != APPLICATION_COMMAND else None,
+        )
+        return await self._send_interaction(interaction, timeout)
 
     def _option_value(
         self,
@@ -232,30 +277,19 @@ class InteractionSender(World):
         guild = self.guilds.get(channel.guild_id) if channel.guild_id is not None else None
         command = self._find_command(name, guild.id if guild is not None else None)
         data = self._command_data(name, command, options, subcommand, attachments, guild)
-        iid, token, payload, limit = self._interaction_base(
-            interaction_type=APPLICATION_COMMAND,
+        return await self._send_as(
+            APPLICATION_COMMAND,
+            name,
+            data,
             user=author,
             channel=channel,
+            source=None,
             created_at=created_at,
             attachment_size_limit=attachment_size_limit,
             app_permissions=app_permissions,
             locale=locale,
+            timeout=timeout,
         )
-        payload["data"] = data
-        interaction = FakeInteraction(
-            self,
-            id=iid,
-            token=token,
-            type=APPLICATION_COMMAND,
-            name=name,
-            payload=payload,
-            user=author,
-            guild_id=guild.id if guild is not None else None,
-            channel_id=channel.id,
-            created_at=snowflake_time(iid),
-            attachment_size_limit=limit,
-        )
-        return await self._send_interaction(interaction, timeout)
 
     def _command_data(
         self,

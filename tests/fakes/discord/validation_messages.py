@@ -128,6 +128,13 @@ def check_component(
         _check_select(errs, cpath, comp)
     elif ctype in (4, 18, 19):
         errs.add([*cpath, "type"], "COMPONENT_TYPE_INVALID", "This component belongs in modals.")
+    note_custom_id(errs, cpath, custom_id, custom_ids)
+
+
+def note_custom_id(
+    errs: FieldErrors, cpath: list[str | int], custom_id: Any, custom_ids: set[str]
+) -> None:
+    """custom_ids are unique within one message or modal."""
     if isinstance(custom_id, str):
         if custom_id in custom_ids:
             errs.add(

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from tests.fakes.discord.common import FieldErrors, check_str
 from tests.fakes.discord.validation_commands import is_int
-from tests.fakes.discord.validation_messages import check_component
+from tests.fakes.discord.validation_messages import check_component, note_custom_id
 
 TEXT_INPUT: Final = 4
 TEXT_DISPLAY: Final = 10
@@ -96,16 +96,8 @@ def _check_labelled(
 def _check_custom_id(
     errs: FieldErrors, path: list[str | int], component: Mapping[str, Any], custom_ids: set[str]
 ) -> None:
-    custom_id = component.get("custom_id")
-    check_str(errs, [*path, "custom_id"], custom_id, 1, 100)
-    if isinstance(custom_id, str):
-        if custom_id in custom_ids:
-            errs.add(
-                [*path, "custom_id"],
-                "COMPONENT_CUSTOM_ID_DUPLICATED",
-                "Component custom id cannot be duplicated",
-            )
-        custom_ids.add(custom_id)
+    check_str(errs, [*path, "custom_id"], component.get("custom_id"), 1, 100)
+    note_custom_id(errs, path, component.get("custom_id"), custom_ids)
 
 
 def _check_count(
