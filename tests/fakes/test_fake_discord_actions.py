@@ -38,7 +38,9 @@ class EditModal(discord.ui.Modal, title="Edit this image"):
     def __init__(self, bot: ActionsBot) -> None:
         super().__init__()
         self.bot = bot
-        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(max_length=1000)
+        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            max_length=1000, default=bot.last_prompt
+        )
         self.mask: discord.ui.FileUpload[EditModal] = discord.ui.FileUpload(required=False)
         self.add_item(discord.ui.Label(text="Prompt", component=self.prompt))
         self.add_item(
@@ -95,6 +97,7 @@ class ActionsBot(commands.Bot):
         self.images: list[tuple[str, bytes]] = []
         self.submits: list[tuple[str, list[tuple[str, bytes]]]] = []
         self.clicks: list[tuple[str, int, list[str]]] = []
+        self.last_prompt: str | None = None  # filled into the Edit modal's prompt when set
 
     async def setup_hook(self) -> None:
         guild = discord.Object(self.guild_id)
@@ -287,6 +290,12 @@ async def test_the_edit_modal_without_a_mask_and_what_the_client_refuses(
     assert "resolved" not in submitted.payload["data"]
     await submitted.wait_for_final()
     assert bot.submits == [("no mask", [])]
+
+    bot.last_prompt = "a red boat"
+    reopened = await fake.invoke_message_command("Edit this image", posted.id)
+    await reopened.wait_for_response()
+    await (await fake.submit_modal({})).wait_for_final()  # the member kept the prompt
+    assert bot.submits[-1] == ("a red boat", [])
 
 
 def _label(child: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ child, a text input (4) its ``value``, a select its ``values``, a file upload (1
 the uploaded attachments in ``values`` and the attachments themselves in
 ``data.resolved.attachments``. Every component carries a numeric ``id`` (Discord numbers
 those the bot left out, from 1). The client's own rules are enforced: a required field must
-be filled, lengths and file counts within the component's bounds.
+be filled, lengths and file counts within the component's bounds; a text input the member
+leaves alone submits the ``value`` the bot filled in.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class _Submission:
 
     def _text(self, component: Mapping[str, Any], label: str | None) -> str:
         value = self._key(component, label, self.values)
-        text = "" if value is None else value if isinstance(value, str) else "".join(value)
+        if value is None:  # left as the bot filled it in
+            value = component.get("value") or ""
+        text = value if isinstance(value, str) else "".join(value)
         name = label or component.get("label") or component["custom_id"]
         if not text:
             if component.get("required", True):
