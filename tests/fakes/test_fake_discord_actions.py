@@ -60,6 +60,10 @@ class PanelView(discord.ui.View):
         for k in range(1, 5):
             self.add_item(self._button(f"vary:{k}"))
 
+    @discord.ui.button(label="Edit", custom_id="edit:1")
+    async def edit(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
+        await interaction.response.send_modal(EditModal(self.bot))
+
     def _button(self, custom_id: str) -> discord.ui.Button[PanelView]:
         button: discord.ui.Button[PanelView] = discord.ui.Button(
             label=custom_id, custom_id=custom_id
@@ -498,3 +502,16 @@ async def test_modal_uploads_are_served_by_the_cdn(fake: FakeDiscord, bot: Actio
     assert upload["ephemeral"] is True
     assert await get_status(upload["url"]) == (200, BLUE)
     await asyncio.wait_for(submitted.wait_for_final(), 5)
+
+
+async def test_a_modal_opened_by_a_button_is_submitted_with_that_message(
+    fake: FakeDiscord, bot: ActionsBot
+) -> None:
+    message = await panel(fake)
+    opened = await fake.click(message.id, "edit:1", user=fake.other_member)
+    assert (await opened.wait_for_response()).type == 9
+    submitted = await fake.submit_modal({"Prompt": "p"}, user=fake.other_member)
+    assert submitted.payload["message"]["id"] == str(message.id)
+    assert submitted.source_message is message
+    await submitted.wait_for_final()
+    assert bot.submits == [("p", [])]
