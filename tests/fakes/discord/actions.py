@@ -79,6 +79,7 @@ class ActionSender(InteractionSender):
         self._link_member_embeds(message)
         self._messages_by_id[message.id] = message
         self.messages[channel.id].append(message)
+        self._notify(message)  # wait_for_message sees it (its source is "member")
         return message
 
     def _link_member_embeds(self, message: FakeMessage) -> None:
