@@ -22,10 +22,23 @@ The package is split by job; ``FakeDiscord`` (in ``fake``) puts the jobs togethe
 - ``common``, ``models``, ``records``: constants and permission bits, the world as data, what
   the fake records about each request;
 - ``state`` and ``world``: what the fake knows (observation, fault injection) and building it;
-- ``gateway`` and ``session``: the gateway websocket; ``invoke``: the interactions a member sends;
+- ``gateway`` and ``session``: the gateway websocket; ``invoke``: the slash commands a member
+  sends; ``actions``: what a member does with messages (``post_message``,
+  ``invoke_message_command``, ``click``, ``submit_modal`` with ``files``) and ``modal_submit``:
+  a modal as the client submits it;
 - ``http``: recording, auth and body parsing for every REST route; ``rest``, ``commands``,
-  ``messages``, ``responses``: the REST routes; ``validation_commands`` and
-  ``validation_messages``: what Discord rejects.
+  ``messages``, ``responses``: the REST routes (``POST /attachments/refresh-urls`` included);
+  ``cdn``: signed CDN links that expire (``expire_cdn_links()``); ``validation_commands``,
+  ``validation_messages`` and ``validation_modals``: what Discord rejects.
+
+Acting on a message (issue 12)::
+
+    posted = fake.post_message(fake.member, files=[png], embed_images=[png])
+    menu = await fake.invoke_message_command("Vary this image", posted.id, user=fake.other_member)
+    click = await fake.click(result_message_id, "vary:1", user=fake.other_member)
+    opened = ...  # the bot answered with a modal (a Label-wrapped text input and FileUpload)
+    submitted = await fake.submit_modal({"Prompt": "a hat"}, files={"Mask": [mask_png]})
+    fake.expire_cdn_links()  # every link handed out so far now answers 404 until refreshed
 """
 
 from tests.fakes.discord.common import DiscordError, Permission

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Self
 import yarl
 from aiohttp import web
 
+from tests.fakes.discord.actions import ActionSender
 from tests.fakes.discord.commands import CommandRoutes
 from tests.fakes.discord.common import API_PREFIX, GATEWAY_PATH, MIB
 from tests.fakes.discord.gateway import Gateway
-from tests.fakes.discord.invoke import InteractionSender
 from tests.fakes.discord.responses import InteractionResponses
 from tests.fakes.discord.rest import WorldRoutes
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 RouteSpec = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 
-class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionSender, Gateway):
+class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, ActionSender, Gateway):
     """Discord's REST API, gateway and CDN for one bot, on one 127.0.0.1 port.
 
     World (with ``populate=True``): ``guild`` owned by ``owner``, with ``moderator`` (role
@@ -156,6 +156,7 @@ class FakeDiscord(InteractionResponses, CommandRoutes, WorldRoutes, InteractionS
             ("GET", "/oauth2/applications/@me", self._h_application),
             ("GET", "/applications/@me", self._h_application),
             ("GET", "/gateway", self._h_gateway),
+            ("POST", "/attachments/refresh-urls", self._h_refresh_urls),
             ("GET", "/gateway/bot", self._h_gateway_bot),
             ("GET", "/guilds/{guild_id}", self._h_guild),
             ("GET", "/guilds/{guild_id}/channels", self._h_guild_channels),

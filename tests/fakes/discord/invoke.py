@@ -1,4 +1,4 @@
-"""What a member does: slash commands, button clicks and modal submits, sent as interactions."""
+"""What a member does with a slash command, sent as an interaction (the rest: ``actions``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from typing import Any
 from tests.fakes.discord.common import (
     APPLICATION_COMMAND,
     DEFAULT_UPLOAD_LIMIT,
-    MESSAGE_COMPONENT,
-    MODAL_SUBMIT,
     snowflake_time,
 )
 from tests.fakes.discord.interaction import FakeInteraction
@@ -21,6 +19,7 @@ from tests.fakes.discord.models import (
     FakeChannel,
     FakeGuild,
     FakeMember,
+    FakeMessage,
     FakeRole,
     FakeUser,
 )
@@ -125,6 +124,50 @@ class InteractionSender(World):
         self.dispatch("INTERACTION_CREATE", interaction.payload, interaction._mark_sent)
         await asyncio.wait_for(asyncio.shield(interaction._sent), timeout)
         return interaction
+
+    async def _send_as(
+        self,
+        interaction_type: int,
+        name: str,
+        data: dict[str, Any],
+        *,
+        user: FakeUser,
+        channel: FakeChannel,
+        source: FakeMessage | None,
+        created_at: dt.datetime | None = None,
+        attachment_size_limit: int | None = None,
+        app_permissions: int | None = None,
+        locale: str = "en-US",
+        timeout: float,
+    ) -> FakeInteraction:
+        """Build the interaction around ``data`` (``source``: the message acted on) and send it."""
+        iid, token, payload, limit = self._interaction_base(
+            interaction_type=interaction_type,
+            user=user,
+            channel=channel,
+            created_at=created_at,
+            attachment_size_limit=attachment_size_limit,
+            app_permissions=app_permissions,
+            locale=locale,
+        )
+        payload["data"] = data
+        if source is not None and interaction_type != APPLICATION_COMMAND:
+            payload["message"] = source.to_payload()
+        interaction = FakeInteraction(
+            self,
+            id=iid,
+            token=token,
+            type=interaction_type,
+            name=name,
+            payload=payload,
+            user=user,
+            guild_id=channel.guild_id,
+            channel_id=channel.id,
+            created_at=snowflake_time(iid),
+            attachment_size_limit=limit,
+            source_message=source if interaction_type != APPLICATION_COMMAND else None,
+        )
+        return await self._send_interaction(interaction, timeout)
 
     def _option_value(
         self,
@@ -234,30 +277,19 @@ class InteractionSender(World):
         guild = self.guilds.get(channel.guild_id) if channel.guild_id is not None else None
         command = self._find_command(name, guild.id if guild is not None else None)
         data = self._command_data(name, command, options, subcommand, attachments, guild)
-        iid, token, payload, limit = self._interaction_base(
-            interaction_type=APPLICATION_COMMAND,
+        return await self._send_as(
+            APPLICATION_COMMAND,
+            name,
+            data,
             user=author,
             channel=channel,
+            source=None,
             created_at=created_at,
             attachment_size_limit=attachment_size_limit,
             app_permissions=app_permissions,
             locale=locale,
+            timeout=timeout,
         )
-        payload["data"] = data
-        interaction = FakeInteraction(
-            self,
-            id=iid,
-            token=token,
-            type=APPLICATION_COMMAND,
-            name=name,
-            payload=payload,
-            user=author,
-            guild_id=guild.id if guild is not None else None,
-            channel_id=channel.id,
-            created_at=snowflake_time(iid),
-            attachment_size_limit=limit,
-        )
-        return await self._send_interaction(interaction, timeout)
 
     def _command_data(
         self,
@@ -296,142 +328,3 @@ class InteractionSender(World):
         if resolved:
             data["resolved"] = resolved
         return data
-
-    async def click(
-        self,
-        message_id: int,
-        custom_id: str,
-        *,
-        user: FakeUser | FakeMember | int | None = None,
-        values: Sequence[str] | None = None,
-        created_at: dt.datetime | None = None,
-        timeout: float = 10.0,
-    ) -> FakeInteraction:
-        """Click a button (or pick ``values`` in a select) on a message the bot posted."""
-        message = self._messages_by_id.get(message_id)
-        if message is None or message.deleted:
-            raise LookupError(f"no message {message_id}")
-        component = message.component(custom_id)
-        if component is None:
-            raise LookupError(f"message {message_id} has no component {custom_id!r}")
-        if component.get("disabled"):
-            raise ValueError(f"component {custom_id!r} is disabled")
-        author = self._resolve_user(user)
-        channel = self.channels[message.channel_id]
-        iid, token, payload, limit = self._interaction_base(
-            interaction_type=MESSAGE_COMPONENT,
-            user=author,
-            channel=channel,
-            created_at=created_at,
-            attachment_size_limit=None,
-            app_permissions=None,
-            locale="en-US",
-        )
-        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
-        if component["type"] != 2:
-            data["values"] = list(values or [])
-        payload["data"] = data
-        payload["message"] = message.to_payload()
-        interaction = FakeInteraction(
-            self,
-            id=iid,
-            token=token,
-            type=MESSAGE_COMPONENT,
-            name=custom_id,
-            payload=payload,
-            user=author,
-            guild_id=channel.guild_id,
-            channel_id=channel.id,
-            created_at=snowflake_time(iid),
-            attachment_size_limit=limit,
-            source_message=message,
-        )
-        return await self._send_interaction(interaction, timeout)
-
-    async def submit_modal(
-        self,
-        values: Mapping[str, str | Sequence[str]],
-        *,
-        custom_id: str | None = None,
-        user: FakeUser | FakeMember | int | None = None,
-        timeout: float = 10.0,
-    ) -> FakeInteraction:
-        """Submit the modal the bot last opened for this user (or the one with ``custom_id``).
-
-        ``values`` are keyed by each field's custom_id or label (discord.py makes random
-        custom_ids); a select takes a list of values.
-        """
-        author = self._resolve_user(user)
-        opened = [
-            (data, opener)
-            for data, opener in self._modals.get(author.id, [])
-            if custom_id is None or data.get("custom_id") == custom_id
-        ]
-        if not opened:
-            raise LookupError(f"the bot opened no modal {custom_id or ''} for {author.username}")
-        modal, opener = opened[-1]
-
-        channel = self.channels[opener.channel_id]
-        iid, token, payload, limit = self._interaction_base(
-            interaction_type=MODAL_SUBMIT,
-            user=author,
-            channel=channel,
-            created_at=None,
-            attachment_size_limit=None,
-            app_permissions=None,
-            locale="en-US",
-        )
-        payload["data"] = {
-            "custom_id": modal["custom_id"],
-            "components": [_fill(c, values) for c in modal.get("components", [])],
-        }
-        interaction = FakeInteraction(
-            self,
-            id=iid,
-            token=token,
-            type=MODAL_SUBMIT,
-            name=str(modal["custom_id"]),
-            payload=payload,
-            user=author,
-            guild_id=channel.guild_id,
-            channel_id=channel.id,
-            created_at=snowflake_time(iid),
-            attachment_size_limit=limit,
-            source_message=opener.source_message,
-        )
-        return await self._send_interaction(interaction, timeout)
-
-
-def _value_for(
-    component: Mapping[str, Any], label: str | None, values: Mapping[str, str | Sequence[str]]
-) -> str | Sequence[str]:
-    for key in (component.get("custom_id"), component.get("label"), label):
-        if key is not None and key in values:
-            return values[key]
-    return ""
-
-
-def _fill(
-    component: Mapping[str, Any],
-    values: Mapping[str, str | Sequence[str]],
-    label: str | None = None,
-) -> dict[str, Any]:
-    """A modal component as submitted, with the member's values filled in."""
-    ctype = component.get("type")
-    if ctype == 1:
-        return {
-            "type": 1,
-            "components": [_fill(c, values) for c in component.get("components", [])],
-        }
-    if ctype == 18:
-        inner = _fill(component["component"], values, component.get("label"))
-        return {"type": 18, "id": component.get("id"), "component": inner}
-    if ctype == 4:
-        value = _value_for(component, label, values)
-        text = value if isinstance(value, str) else "".join(value)
-        return {"type": 4, "custom_id": component["custom_id"], "value": text}
-    if ctype in (3, 5, 6, 7, 8):
-        value = _value_for(component, label, values)
-        picked = [value] if isinstance(value, str) and value else list(value)
-        return {"type": ctype, "custom_id": component["custom_id"], "values": picked}
-    return {"type": ctype, "id": component.get("id")}

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import yarl
 from aiohttp import web
 
 from tests.fakes.discord.common import (
@@ -236,6 +237,8 @@ class MessageRoutes(HttpPlumbing):
 
     async def _h_edit_message(self, request: web.Request) -> web.Response:
         message = self._channel_message_from(request)
+        if message.author is not self.bot_user:
+            raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         record: RecordedRequest = request[RECORD]
         payload = self._body(request)
         self._check_message(record, payload, creating=False, limit=DEFAULT_UPLOAD_LIMIT)
@@ -246,21 +249,35 @@ class MessageRoutes(HttpPlumbing):
         return json_response(message.to_payload())
 
     async def _h_delete_message(self, request: web.Request) -> web.Response:
-        self._channel_message_from(request).deleted = True
+        message = self._channel_message_from(request)
+        channel = self._channel_from(request)
+        if message.author is not self.bot_user and not (
+            self.bot_permissions_in(channel) & Permission.MANAGE_MESSAGES
+        ):
+            raise DiscordError(403, 50013, "Missing Permissions")
+        message.deleted = True
         return web.Response(status=204)
 
 
 def _link_embed_images(message: FakeMessage) -> None:
-    """Point embed images given as ``attachment://name`` at the message's file on the CDN."""
+    """Point embed images given as ``attachment://name`` at the message's file on the CDN.
+
+    Images already linked (an edit that kept the embeds) stay linked, so every read of the
+    message signs their links afresh.
+    """
     by_name = {a.filename: a for a in message.attachments}
-    for embed in message.embeds:
+    by_path = {a.cdn_path: a for a in message.attachments}
+    message.embed_files = {}
+    for index, embed in enumerate(message.embeds):
         for key in ("image", "thumbnail"):
             part = embed.get(key)
-            if not isinstance(part, dict):
+            if not isinstance(part, dict) or not isinstance(part.get("url"), str):
                 continue
-            url = part.get("url")
-            if isinstance(url, str) and url.startswith("attachment://"):
+            url = str(part["url"])
+            if url.startswith("attachment://"):
                 att = by_name.get(url.removeprefix("attachment://"))
-                if att is not None:
-                    part["url"] = att.url
-                    part["proxy_url"] = att.proxy_url
+            else:
+                att = by_path.get(yarl.URL(url).raw_path) if url.startswith("http") else None
+            if att is not None:
+                part.update(url=att.url, proxy_url=att.proxy_url)
+                message.embed_files[index, key] = att

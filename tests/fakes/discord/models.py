@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tests.fakes.discord.cdn import CdnLinks
 from tests.fakes.discord.common import (
     APPLICATION_COMMAND,
     DEFAULT_UPLOAD_LIMIT,
@@ -282,19 +282,17 @@ class FakeAttachment:
     removed: bool = False
     downloads: int = 0
 
-    def _signed(self, base: str) -> str:
-        now = int(time.time())
-        expires = now + 24 * 3600
-        mac = hashlib.sha256(f"{self.cdn_path}:{expires}".encode()).hexdigest()
-        return f"{base}{self.cdn_path}?ex={expires:x}&is={now:x}&hm={mac}&"
+    # Signs this file's links; every file of one fake shares it (and its clock).
+    links: CdnLinks = field(default_factory=CdnLinks, repr=False)
 
     @property
     def url(self) -> str:
-        return self._signed(self.cdn_base)
+        """A signed link, fresh each time it is read (as in every payload Discord sends)."""
+        return self.links.sign(self.cdn_base, self.cdn_path)
 
     @property
     def proxy_url(self) -> str:
-        return self._signed(self.cdn_base + "/media")
+        return self.links.sign(self.cdn_base + "/media", self.cdn_path)
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -338,11 +336,15 @@ class FakeMessage:
     channel_id: int
     guild_id: int | None
     author: FakeUser
-    source: str  # "channel", "callback" (initial response) or "followup"
+    # "channel", "callback" (initial response), "followup", or "member" (posted by a member)
+    source: str
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)
     components: list[dict[str, Any]] = field(default_factory=list)
     attachments: list[FakeAttachment] = field(default_factory=list)
+    # Embed images on the fake CDN, by (embed index, "image"/"thumbnail"): signed afresh on
+    # every read, as Discord does.
+    embed_files: dict[tuple[int, str], FakeAttachment] = field(default_factory=dict)
     mentions: list[FakeUser] = field(default_factory=list)
     flags: int = 0
     type: int = 0
@@ -372,6 +374,13 @@ class FakeMessage:
                 return c
         return None
 
+    def _embeds_payload(self) -> list[dict[str, Any]]:
+        embeds = copy.deepcopy(self.embeds)
+        for (index, key), att in self.embed_files.items():
+            if index < len(embeds) and isinstance(embeds[index].get(key), dict):
+                embeds[index][key].update(url=att.url, proxy_url=att.proxy_url)
+        return embeds
+
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "id": str(self.id),
@@ -380,7 +389,7 @@ class FakeMessage:
             "content": self.content,
             "author": self.author.to_payload(),
             "attachments": [a.to_payload() for a in self.attachments],
-            "embeds": copy.deepcopy(self.embeds),
+            "embeds": self._embeds_payload(),
             "components": copy.deepcopy(self.components),
             "mentions": [u.to_payload() for u in self.mentions],
             "mention_roles": [],
@@ -406,8 +415,11 @@ class FakeMessage:
                 ),
             }
             if inter.type == APPLICATION_COMMAND:
+                data = inter.payload.get("data") or {}
                 metadata["name"] = inter.name
-                metadata["command_type"] = 1
+                metadata["command_type"] = data.get("type", 1)
+                if "target_id" in data:
+                    metadata["target_message_id"] = data["target_id"]
             if self.source == "followup" and inter.original is not None:
                 metadata["original_response_message_id"] = str(inter.original.id)
             if inter.source_message is not None:

@@ -25,13 +25,13 @@ from tests.fakes.discord.common import (
     UPDATE_MESSAGE,
     DiscordError,
     FieldErrors,
-    check_str,
     json_response,
 )
 from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.discord.messages import MessageRoutes
 from tests.fakes.discord.models import FakeMessage
 from tests.fakes.discord.records import RECORD, Callback, RecordedRequest
+from tests.fakes.discord.validation_modals import validate_modal
 
 # Which initial responses (callback types) each interaction type takes.
 _ALLOWED_CALLBACKS: Final[dict[int, frozenset[int]]] = {
@@ -173,7 +173,7 @@ class InteractionResponses(MessageRoutes):
                 interaction.channel_id,
                 source="callback",
                 interaction=interaction,
-                message_type=20 if interaction.type == APPLICATION_COMMAND else 19,
+                message_type=_response_message_type(interaction),
             )
             self._apply(message, data, record.files, creating=True, allowed_flags=CALLBACK_FLAGS)
             interaction.original = message
@@ -183,7 +183,7 @@ class InteractionResponses(MessageRoutes):
                 interaction.channel_id,
                 source="callback",
                 interaction=interaction,
-                message_type=20 if interaction.type == APPLICATION_COMMAND else 19,
+                message_type=_response_message_type(interaction),
             )
             message.flags = FLAG_LOADING | (flags & FLAG_EPHEMERAL)
             interaction.original = message
@@ -211,17 +211,9 @@ class InteractionResponses(MessageRoutes):
     def _open_modal(
         self, interaction: FakeInteraction, record: RecordedRequest, data: Mapping[str, Any]
     ) -> None:
-        errs = FieldErrors()
-        check_str(errs, ["data", "custom_id"], data.get("custom_id"), 1, 100)
-        check_str(errs, ["data", "title"], data.get("title"), 1, 45)
-        if not 1 <= len(data.get("components") or []) <= 5:
-            errs.add(
-                ["data", "components"],
-                "BASE_TYPE_BAD_LENGTH",
-                "Must be between 1 and 5 in length.",
-            )
+        errs = validate_modal(data)
         if errs:
-            raise self._invalid_form("message", record, errs)
+            raise self._invalid_form("modal", record, errs)
         self._modals[interaction.user.id].append((copy.deepcopy(dict(data)), interaction))
 
     def _webhook_interaction(self, request: web.Request) -> FakeInteraction:
@@ -281,7 +273,7 @@ class InteractionResponses(MessageRoutes):
                 interaction.channel_id,
                 source="followup",
                 interaction=interaction,
-                message_type=20 if interaction.type == APPLICATION_COMMAND else 19,
+                message_type=_response_message_type(interaction),
             )
             self._apply(message, payload, record.files, creating=True, allowed_flags=CALLBACK_FLAGS)
         interaction.followups.append(message)
@@ -323,3 +315,11 @@ class InteractionResponses(MessageRoutes):
         self._webhook_message(interaction, request.match_info["message_id"]).deleted = True
         interaction._notify()
         return web.Response(status=204)
+
+
+def _response_message_type(interaction: FakeInteraction) -> int:
+    """CHAT_INPUT_COMMAND (20), CONTEXT_MENU_COMMAND (23) or REPLY (19, to components)."""
+    if interaction.type != APPLICATION_COMMAND:
+        return 19
+    command_type = (interaction.payload.get("data") or {}).get("type", 1)
+    return 20 if command_type == 1 else 23

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
+import yarl
 from aiohttp import web
 
-from tests.fakes.discord.common import DiscordError, json_response
+from tests.fakes.discord.common import DiscordError, FieldErrors, check_str, json_response
 from tests.fakes.discord.http import HttpPlumbing
+from tests.fakes.discord.models import FakeAttachment
+from tests.fakes.discord.records import RECORD
+
+# Discord refreshes at most 50 links per request.
+_MAX_REFRESH: Final = 50
+_CDN_PATH_RE: Final = re.compile(
+    r"^(?:/media)?(?P<path>/(?:ephemeral-)?attachments/[^/]+/(?P<id>\d+)/[^/]+)$"
+)
 
 
 class WorldRoutes(HttpPlumbing):
@@ -127,13 +137,55 @@ class WorldRoutes(HttpPlumbing):
     async def _h_no_content(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
 
+    async def _h_refresh_urls(self, request: web.Request) -> web.Response:
+        """``POST /attachments/refresh-urls``: fresh signed links for up to 50 attachment links.
+
+        A link that names no file of this fake comes back unchanged (Discord does not document
+        what it does with one; answering it this way keeps the reply one entry per link).
+        """
+        urls = self._body(request).get("attachment_urls")
+        errs = FieldErrors()
+        if not isinstance(urls, list) or not 1 <= len(urls) <= _MAX_REFRESH:
+            errs.add(
+                ["attachment_urls"],
+                "BASE_TYPE_BAD_LENGTH",
+                f"Must be between 1 and {_MAX_REFRESH} in length.",
+            )
+        else:
+            for i, url in enumerate(urls):
+                check_str(errs, ["attachment_urls", i], url, 1, 2048)
+        if errs or not isinstance(urls, list):
+            raise self._invalid_form("attachments", request[RECORD], errs)
+        refreshed = []
+        for url in urls:
+            att = self._attachment_at(url)
+            fresh = url if att is None else att.links.sign(self._link_base(url), att.cdn_path)
+            refreshed.append({"original": url, "refreshed": fresh})
+        return json_response({"refreshed_urls": refreshed})
+
+    def _attachment_at(self, url: str) -> FakeAttachment | None:
+        parsed = yarl.URL(url)
+        if f"{parsed.scheme}://{parsed.raw_authority}" != self.cdn_base:
+            return None
+        match = _CDN_PATH_RE.match(parsed.raw_path)
+        att = self._attachments.get(int(match["id"])) if match else None
+        if att is None or match is None or att.cdn_path != match["path"]:
+            return None
+        return att
+
+    def _link_base(self, url: str) -> str:
+        """The CDN base of a link (the media proxy keeps its ``/media`` prefix)."""
+        media = yarl.URL(url).raw_path.startswith("/media/")
+        return self.cdn_base + ("/media" if media else "")
+
     async def _h_cdn(self, request: web.Request) -> web.Response:
         try:
             att = self._attachments.get(int(request.match_info["attachment_id"]))
         except ValueError:
             att = None
-        if att is None or att.removed:
-            return web.Response(status=404, text="Not Found")
+        # Discord's CDN answers 404 to an unsigned, forged or expired attachment link.
+        if att is None or att.removed or not self.cdn_links.is_valid(att.cdn_path, request.query):
+            return web.Response(status=404, text="This content is no longer available.")
         att.downloads += 1
         return web.Response(
             body=att.data, headers={"Content-Type": att.content_type or "application/octet-stream"}

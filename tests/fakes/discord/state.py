@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes._server import LoopbackServer
+from tests.fakes.discord.cdn import CdnLinks
 from tests.fakes.discord.common import (
     API_PREFIX,
     GATEWAY_PATH,
@@ -72,6 +73,7 @@ class DiscordState(LoopbackServer):
         )
         self._expired_tokens: set[str] = set()
         self._attachments: dict[int, FakeAttachment] = {}
+        self.cdn_links = CdnLinks()
         self._faults: list[Fault] = []
         self._waiters: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
 
@@ -176,6 +178,14 @@ class DiscordState(LoopbackServer):
     def expire_token(self, token: str | FakeInteraction) -> None:
         """Make an interaction token invalid, as 15 minutes after the interaction."""
         self._expired_tokens.add(token.token if isinstance(token, FakeInteraction) else token)
+
+    def expire_cdn_links(self) -> None:
+        """Expire every CDN link handed out so far (the CDN answers 404 to them, as a day later).
+
+        Links handed out afterwards work: a re-read message, an interaction's payload, or
+        ``POST /attachments/refresh-urls``.
+        """
+        self.cdn_links.expire_all()
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self._faults:

@@ -12,15 +12,22 @@ from tests.fakes.discord.common import INT53, FieldErrors, check_str
 
 # Python's re has no \p{L}; \w is the unicode letters, digits and underscore.
 _COMMAND_NAME_RE: Final = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
+# User and message commands (context menus) may also hold spaces, between words.
+_MENU_NAME_RE: Final = re.compile(r"^[-_' \w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
 
 
 def _check_name(
     errs: FieldErrors, path: Sequence[str | int], name: Any, *, chat_input: bool
 ) -> None:
+    """Slash names: lowercase, no spaces. User and message commands: mixed case and spaces."""
     check_str(errs, path, name, 1, 32)
-    if not isinstance(name, str) or not 1 <= len(name) <= 32 or not chat_input:
+    if not isinstance(name, str) or not 1 <= len(name) <= 32:
         return
-    if not _COMMAND_NAME_RE.match(name) or name != name.lower():
+    if chat_input:
+        valid = bool(_COMMAND_NAME_RE.match(name)) and name == name.lower()
+    else:
+        valid = name == name.strip() and bool(_MENU_NAME_RE.match(name))
+    if not valid:
         errs.add(path, "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}")
 
 
@@ -276,12 +283,20 @@ def validate_command(errs: FieldErrors, path: list[str | int], cmd: Any) -> None
         check_str(errs, [*path, "description"], cmd.get("description"), 1, 100)
         _check_localizations(errs, path, cmd, "description", 1, 100)
         _check_options(errs, [*path, "options"], cmd.get("options"), depth=0, parent_type=0)
-    elif cmd.get("options"):
-        errs.add(
-            [*path, "options"],
-            "APPLICATION_COMMAND_OPTIONS_INVALID",
-            "Context menu commands take no options.",
-        )
+    else:
+        if cmd.get("options"):
+            errs.add(
+                [*path, "options"],
+                "APPLICATION_COMMAND_OPTIONS_INVALID",
+                "Context menu commands take no options.",
+            )
+        # The docs: "Empty string for USER and MESSAGE commands".
+        if cmd.get("description") or cmd.get("description_localizations"):
+            errs.add(
+                [*path, "description"],
+                "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
+                "Context menu commands cannot have a description.",
+            )
     perms = cmd.get("default_member_permissions")
     if perms is not None and not (is_int(perms) or (isinstance(perms, str) and perms.isdigit())):
         errs.add(

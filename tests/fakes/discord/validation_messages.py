@@ -8,6 +8,7 @@ from typing import Any
 from tests.fakes.discord.common import FLAG_COMPONENTS_V2, FieldErrors, check_str
 from tests.fakes.discord.models import walk_components
 from tests.fakes.discord.records import UploadedFile
+from tests.fakes.discord.validation_commands import is_int
 
 
 def _embed_size(embed: Mapping[str, Any]) -> int:
@@ -68,7 +69,7 @@ def _validate_components(
             errs.add(path, "BASE_TYPE_MAX_LENGTH", "Must be 40 or fewer components in total.")
         for i, comp in enumerate(components):
             for leaf in walk_components([comp]):
-                _check_component(errs, [*path, i], leaf, custom_ids)
+                check_component(errs, [*path, i], leaf, custom_ids)
         return
     if len(components) > 5:
         errs.add(path, "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
@@ -100,10 +101,10 @@ def _check_action_row(
         )
     for j, comp in enumerate(children):
         if isinstance(comp, Mapping):
-            _check_component(errs, [*rpath, "components", j], comp, custom_ids)
+            check_component(errs, [*rpath, "components", j], comp, custom_ids)
 
 
-def _check_component(
+def check_component(
     errs: FieldErrors, cpath: list[str | int], comp: Mapping[str, Any], custom_ids: set[str]
 ) -> None:
     """One button, select or text input; custom_ids collects the ids seen in the message."""
@@ -124,24 +125,16 @@ def _check_component(
         if comp.get("label") is not None:
             check_str(errs, [*cpath, "label"], comp.get("label"), 0, 80)
     elif ctype in (3, 5, 6, 7, 8):
-        check_str(errs, [*cpath, "custom_id"], custom_id, 1, 100)
-        options = comp.get("options") or []
-        if len(options) > 25:
-            errs.add([*cpath, "options"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
-        for k, option in enumerate(options):
-            if isinstance(option, Mapping):
-                for key in ("label", "value"):
-                    check_str(errs, [*cpath, "options", k, key], option.get(key), 1, 100)
-                if option.get("description") is not None:
-                    check_str(
-                        errs,
-                        [*cpath, "options", k, "description"],
-                        option["description"],
-                        0,
-                        100,
-                    )
-    elif ctype == 4:
-        errs.add([*cpath, "type"], "COMPONENT_TYPE_INVALID", "Text inputs belong in modals.")
+        _check_select(errs, cpath, comp)
+    elif ctype in (4, 18, 19):
+        errs.add([*cpath, "type"], "COMPONENT_TYPE_INVALID", "This component belongs in modals.")
+    note_custom_id(errs, cpath, custom_id, custom_ids)
+
+
+def note_custom_id(
+    errs: FieldErrors, cpath: list[str | int], custom_id: Any, custom_ids: set[str]
+) -> None:
+    """custom_ids are unique within one message or modal."""
     if isinstance(custom_id, str):
         if custom_id in custom_ids:
             errs.add(
@@ -150,6 +143,38 @@ def _check_component(
                 "Component custom id cannot be duplicated",
             )
         custom_ids.add(custom_id)
+
+
+def _check_select(errs: FieldErrors, cpath: list[str | int], comp: Mapping[str, Any]) -> None:
+    """A select menu: its custom_id, placeholder, value counts and (string select) options."""
+    check_str(errs, [*cpath, "custom_id"], comp.get("custom_id"), 1, 100)
+    if comp.get("placeholder") is not None:
+        check_str(errs, [*cpath, "placeholder"], comp["placeholder"], 0, 150)
+    for key, low in (("min_values", 0), ("max_values", 1)):
+        value = comp.get(key)
+        if value is not None and (not is_int(value) or not low <= value <= 25):
+            errs.add([*cpath, key], "NUMBER_TYPE_MAX", f"{key} must be between {low} and 25.")
+    options = comp.get("options") or []
+    if comp.get("type") == 3:
+        if not 1 <= len(options) <= 25:
+            errs.add(
+                [*cpath, "options"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 25 in length."
+            )
+        high = comp.get("max_values")
+        if is_int(high) and high > len(options):
+            errs.add(
+                [*cpath, "max_values"],
+                "SELECT_COMPONENT_MAX_VALUES_TOO_HIGH",
+                "max_values must not exceed the number of options.",
+            )
+    for k, option in enumerate(options):
+        if isinstance(option, Mapping):
+            for key in ("label", "value"):
+                check_str(errs, [*cpath, "options", k, key], option.get(key), 1, 100)
+            if option.get("description") is not None:
+                check_str(
+                    errs, [*cpath, "options", k, "description"], option["description"], 0, 100
+                )
 
 
 def validate_message(

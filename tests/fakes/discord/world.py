@@ -257,6 +257,7 @@ class World(DiscordState):
             height=height,
             description=description,
             ephemeral=ephemeral,
+            links=self.cdn_links,
         )
         self._attachments[att_id] = att
         return att
