@@ -304,7 +304,10 @@ async def start_job(
     settings = await bot.service.admit(member, prompt)
     held = await bot.service.reserve(member, images, settings)
     try:
-        await interaction.response.defer(thinking=True)
+        # Privately: a refusal found later (the moderation endpoint, the provider, the
+        # picture's bytes) is then seen by the member alone; the images go out as a new
+        # public message (bot.front.delivery).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await bot.jobs.let_first_answers_go(FIRST_ANSWERS_WAIT)
     except BaseException:
         await held.refund()
