@@ -26,6 +26,7 @@ EXTENSIONS = (
     "cogs.edit",
     "cogs.vary",
     "cogs.quota",
+    "cogs.help",
     "cogs.settings",
     "cogs.modlog",
 )
