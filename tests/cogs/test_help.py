@@ -4,8 +4,11 @@ buttons to the README's command sections (HELP_BASE_URL)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
+from bot.front.i18n import text
 from tests.cogs.support import result
 from tests.cogs.test_settings import (  # noqa: F401 - the autouse check
     configure,
@@ -17,6 +20,7 @@ from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeMember, FakeUser
 
 DOCS = "https://docs.example.org/imagine-bot/README.md"
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
 
 
 async def ask_help(
@@ -108,3 +112,19 @@ async def test_help_speaks_the_members_language(
     assert len(masks) == 1
     assert "可选" in masks[0]  # GPT image models: the mask is optional
     assert french["title"] == "How to make images here"
+
+
+def test_the_new_words_are_translated_with_the_same_fields() -> None:
+    # Read through `text` alone, so the check holds for whichever catalogue reader lands.
+    keys = re.findall(
+        r'^msgid "([a-z][^"]*)"$',
+        (LOCALES / "en" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8"),
+        flags=re.MULTILINE,
+    )
+    assert {"result.posting", "help.title", "help.tips"} <= set(keys)
+    for key in keys:
+        english, chinese = text(None, key), text("zh-CN", key)
+        assert english != key, key
+        assert chinese != english, key
+        assert re.findall(r"\{\w+\}", chinese) == re.findall(r"\{\w+\}", english), key
+    assert text("fr", "help.title") == text("en-US", "help.title") == "How to make images here"
