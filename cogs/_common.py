@@ -296,9 +296,10 @@ async def start_job(
     prompt: str | None = None,
 ) -> Job:
     """Check the member may use the command here (and the prompt passes the server's blocked
-    terms), reserve their images, then defer: a refusal is private and immediate, costs
-    nothing, and nothing slow happens before Discord hears back within its 3 seconds. Then
-    let the other commands that arrived meanwhile defer before this one goes on."""
+    terms), reserve their images, then defer privately: a refusal is private and immediate,
+    costs nothing, and nothing slow happens before Discord hears back within its 3 seconds;
+    a later refusal replaces the private "thinking..." message. Then let the other commands
+    that arrived meanwhile defer before this one goes on."""
     # Before anything awaits: the member's requests keep the order they arrived in.
     bot.limiter.arrived()
     settings = await bot.service.admit(member, prompt)

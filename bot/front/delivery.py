@@ -3,8 +3,8 @@
 Images go out as files (never the API's expiring URLs), at most 10 to a message and each within
 the interaction's upload limit (re-encoded when larger). An image command defers privately
 (cogs/_common.start_job), so that a refusal found after the deferral is never seen by the
-channel; its result is therefore posted as NEW public messages (interaction followups, whose
-header names the member who asked), and the private "thinking..." message is then removed.
+channel; its result is therefore posted as NEW public messages (interaction followups, the
+caption naming who asked), and the private "thinking..." message is then removed.
 When the interaction token has expired (15 minutes) or the webhook route fails, the images go
 to the channel with a mention; when that fails too, to the member's DMs; as a last resort they
 are saved to the data folder and the owner is told in the log.
