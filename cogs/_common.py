@@ -306,10 +306,11 @@ async def start_job(
     command: str = "imagine",
 ) -> Job:
     """Check the member may use the command here (and the prompt passes the server's blocked
-    terms), reserve their images, then defer: a refusal is private and immediate, costs
-    nothing, and nothing slow happens before Discord hears back within its 3 seconds. The
-    job is recorded (crash recovery) from just before the deferral. Then let the other
-    commands that arrived meanwhile defer before this one goes on."""
+    terms), reserve their images, then defer privately: a refusal is private and immediate,
+    costs nothing, and nothing slow happens before Discord hears back within its 3 seconds;
+    a later refusal replaces the private "thinking..." message. The job is recorded (crash
+    recovery) from just before the deferral. Then let the other commands that arrived
+    meanwhile defer before this one goes on."""
     # Before anything awaits: the member's requests keep the order they arrived in.
     bot.limiter.arrived()
     settings = await bot.service.admit(member, prompt)
@@ -317,7 +318,10 @@ async def start_job(
     tracked = None
     try:
         tracked = await track_job(bot, interaction, member, held, command=command)
-        deferred = await interaction.response.defer(thinking=True)
+        # Privately: a refusal found later (the moderation endpoint, the provider, the
+        # picture's bytes) is then seen by the member alone; the images go out as a new
+        # public message (bot.front.delivery).
+        deferred = await interaction.response.defer(ephemeral=True, thinking=True)
         await tracked.deferred(deferred.message_id if deferred is not None else None)
         await bot.jobs.let_first_answers_go(FIRST_ANSWERS_WAIT)
     except BaseException:

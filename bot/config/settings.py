@@ -80,6 +80,7 @@ class Settings:
     max_result_bytes: int = _declared(t.MAX_RESULT_BYTES)
     shutdown_grace: float = _declared(t.SHUTDOWN_GRACE_SECONDS)
     allow_dms: bool = _declared(t.ALLOW_DMS)
+    help_base_url: str = _declared(t.HELP_BASE_URL)
     # Not in the repr: a Redis URL may carry a password.
     state_url: str = dataclasses.field(default=default_state_url(t.DATA_DIR.default), repr=False)
     role_policies: RolePolicies = dataclasses.field(default_factory=RolePolicies)

@@ -113,6 +113,12 @@ ALLOW_DMS = Setting(
     "ALLOW_DMS", MEMBERS, False, p.boolean, BOOLEAN,
     "whether the commands work in direct messages with the bot",
 )
+HELP_BASE_URL = Setting(
+    "HELP_BASE_URL", MEMBERS, "https://github.com/imagine-bot/imagine-bot/blob/main/README.md",
+    p.base_url, "an http(s) URL of the README (or a copy of it)",
+    "where /help's buttons point: the README's command sections are linked as `#imagine`, "
+    "`#edit`, `#vary`, `#quota` (the default is a placeholder: set it to your copy)",
+)
 
 LIMIT_WINDOW_SECONDS = Setting(
     "LIMIT_WINDOW_SECONDS", LIMITS, _POLICY.window_seconds, p.int_between(1, 86400),

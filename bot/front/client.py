@@ -30,6 +30,7 @@ EXTENSIONS = (
     "cogs.edit",
     "cogs.vary",
     "cogs.quota",
+    "cogs.help",
     "cogs.settings",
     "cogs.modlog",
     "cogs.metrics",

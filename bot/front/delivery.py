@@ -1,11 +1,13 @@
 """Posting finished images to Discord, so that once images exist they reach the member.
 
 Images go out as files (never the API's expiring URLs), at most 10 to a message and each within
-the interaction's upload limit (re-encoded when larger). The deferred "thinking..." message is
-replaced by the first batch; later batches are followups. When the interaction token has
-expired (15 minutes) or the webhook route fails, the images go to the channel with a mention;
-when that fails too, to the member's DMs; as a last resort they are saved to the data folder
-and the owner is told in the log.
+the interaction's upload limit (re-encoded when larger). An image command defers privately
+(cogs/_common.start_job), so that a refusal found after the deferral is never seen by the
+channel; its result is therefore posted as NEW public messages (interaction followups, the
+caption naming who asked), and the private "thinking..." message is then removed.
+When the interaction token has expired (15 minutes) or the webhook route fails, the images go
+to the channel with a mention; when that fails too, to the member's DMs; as a last resort they
+are saved to the data folder and the owner is told in the log.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import discord
 
 from bot.front.caption import CONTENT_LIMIT, Caption, shorten
 from bot.front.files import ImageFile, batches, prepare_files, shrink_files
+from bot.front.i18n import text
 from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE
-from bot.front.replies import remove_public_message
 from bot.front.undelivered import save_rest
 from bot.images.results import ImagesResult
 from bot.transport import RetryPolicy
@@ -112,8 +114,8 @@ async def deliver(
     except asyncio.CancelledError:
         await save_rest(interaction, groups[posted.groups :], data_dir, "the bot was stopping")
         raise
-    if posted.groups and not interaction.extras.get(RESULTS_POSTED):
-        await _take_down_thinking(interaction)
+    # Posted or not, the private note has done its job (a failure is told in a new message).
+    await _take_down_thinking(interaction)
     if posted.groups < len(groups):
         rest = groups[posted.groups :]
         folder = await save_rest(interaction, rest, data_dir, "every route failed")
@@ -142,19 +144,23 @@ async def _deliver_through_interaction(
     content: str,
     posted: _Posted,
 ) -> None:
-    """Replace the "thinking..." message with the first group, follow up with the rest,
-    until the token expires or a route fails."""
-    if interaction.is_expired():
+    """Post the groups as new public followups (the first with the caption and the view),
+    until the token expires or a route fails.
+
+    The private "thinking..." message is edited first: the first followup after a deferral
+    would otherwise replace it, and stay as private as it is."""
+    if interaction.is_expired() or not groups:
         return
     try:
+        posting = text(interaction.locale.value, "result.posting")
+        await _retry(functools.partial(_edit_thinking, interaction, posting), "the thinking note")
         for index, group in enumerate(groups):
-            send: Send
-            if index == 0:
-                send = functools.partial(
-                    _edit_original, interaction, content=content, view=posted.view
-                )
-            else:
-                send = functools.partial(_send_followup, interaction)
+            send: Send = functools.partial(
+                _send_followup,
+                interaction,
+                content=content if index == 0 else None,
+                view=posted.view if index == 0 else None,
+            )
             posted.sent(await _post(send, group, "the result"))
             interaction.extras[RESULTS_POSTED] = True
     except discord.HTTPException as exc:
@@ -205,30 +211,32 @@ async def _deliver_elsewhere(
 
 
 async def _take_down_thinking(interaction: discord.Interaction) -> None:
-    """The images went another way: the public "thinking..." message must not hang on."""
+    """The images are posted: the member's private "thinking..." message has done its job.
+    Only the member sees it, so a failure here leaves nothing in public."""
     if interaction.is_expired():
         return
     try:
-        await remove_public_message(interaction)
+        await interaction.delete_original_response()
     except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
         log.info("could not take down the thinking message of interaction %s", interaction.id)
 
 
-async def _edit_original(
-    interaction: discord.Interaction,
-    group: list[ImageFile],
-    content: str,
-    view: discord.ui.View | None,
-) -> discord.Message:
-    return await interaction.edit_original_response(
-        content=content, attachments=[f.to_file() for f in group], view=view
-    )
+async def _edit_thinking(interaction: discord.Interaction, content: str) -> None:
+    await interaction.edit_original_response(content=content)
 
 
 async def _send_followup(
-    interaction: discord.Interaction, group: list[ImageFile]
+    interaction: discord.Interaction,
+    group: list[ImageFile],
+    content: str | None,
+    view: discord.ui.View | None,
 ) -> discord.Message:
-    return await interaction.followup.send(files=[f.to_file() for f in group], wait=True)
+    return await interaction.followup.send(
+        content=content if content is not None else discord.utils.MISSING,
+        files=[f.to_file() for f in group],
+        view=view if view is not None else discord.utils.MISSING,
+        wait=True,
+    )
 
 
 async def _send_files(

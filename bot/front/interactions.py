@@ -6,8 +6,8 @@ import discord
 
 # Discord codes meaning the interaction token can no longer be used.
 TOKEN_GONE = frozenset({10015, 10062, 50027})
-# Set in `interaction.extras` once the original response holds images, so that error
-# handling never deletes it.
+# Set in `interaction.extras` once images were posted through the interaction (as public
+# followups: image commands defer privately), so later steps know the member has them.
 RESULTS_POSTED = "imagine_results_posted"
 
 

@@ -1,8 +1,10 @@
 """Private replies to a member, by whatever route still reaches them, and the apology.
 
-A reply goes through the interaction while its token lives (taking down a public "thinking..."
-message first, so the private answer never replaces it in public), else to the member's DMs,
-else to the channel with a mention.
+A reply goes through the interaction while its token lives, else to the member's DMs, else to
+the channel with a mention. Commands that may still refuse after answering Discord defer
+privately (cogs/_common.start_job): a followup sent right after a deferral replaces the
+"thinking..." message and keeps its visibility, so a private deferral keeps the refusal private
+from the first moment, with nothing public to take down.
 """
 
 from __future__ import annotations
@@ -12,14 +14,9 @@ import logging
 import aiohttp
 import discord
 
-from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE, command_name
+from bot.front.interactions import TOKEN_GONE, command_name
 
 log = logging.getLogger(__name__)
-
-# Shown instead of the public "thinking..." message for the moment before it is deleted, so
-# that the private followup can never take its place (a followup sent right after a public
-# deferral replaces the "thinking..." message and ignores the ephemeral flag).
-_PLACEHOLDER = "This request couldn't be finished."
 
 
 def apology(error_id: str) -> str:
@@ -60,25 +57,8 @@ async def _reply_through_interaction(interaction: discord.Interaction, text: str
                 raise
         else:
             return True
-    elif (
-        interaction.response.type is discord.InteractionResponseType.deferred_channel_message
-        and not interaction.extras.get(RESULTS_POSTED)
-    ):
-        await remove_public_message(interaction)
     await interaction.followup.send(text, ephemeral=True)
     return True
-
-
-async def remove_public_message(interaction: discord.Interaction) -> None:
-    """Take down the public "thinking..." (or queue position) message of a deferral."""
-    try:
-        await interaction.edit_original_response(content=_PLACEHOLDER, attachments=[])
-        await interaction.delete_original_response()
-    except discord.HTTPException as exc:
-        if exc.code in TOKEN_GONE:
-            raise
-        if exc.code != 10008:  # Unknown Message: it is gone already
-            log.warning("could not remove the public message of interaction %s", interaction.id)
 
 
 async def _reply_elsewhere(interaction: discord.Interaction, text: str) -> None:

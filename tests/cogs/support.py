@@ -81,25 +81,40 @@ async def refused_at_once(interaction: FakeInteraction) -> str:
 
 
 async def private_reply(interaction: FakeInteraction, timeout: float = 10.0) -> str:
-    """What the member was told privately after a public deferral; checks the public
-    "thinking..." message is gone and nothing public is left of the interaction."""
+    """What the member was told privately after a deferral; checks that nothing of the
+    interaction was ever public, from the "thinking..." message on (`never_public`)."""
     response = await interaction.wait_for_response()
     assert response.type == 5
-    seen = await interaction.wait_for_final(timeout=timeout, predicate=lambda s: s.ephemeral)
-    assert interaction.original is not None
-    assert interaction.original.deleted, "the public 'thinking...' message is still there"
-    public = [m for m in interaction.followups if not m.deleted and not m.ephemeral]
-    assert public == [], "something public was left behind"
+    seen = await interaction.wait_for_final(timeout=timeout, predicate=answered)
+    never_public(interaction)
     assert not seen.files
     assert not RAW_ERROR.search(seen.content), seen.content
     return seen.content
 
 
+def answered(seen: SeenMessage) -> bool:
+    """Whether `seen` is a private answer to the member (a refusal, an apology), not one of
+    the waiting states shown in their private "thinking..." message (edits of @original)."""
+    return seen.ephemeral and seen.via != "edit_original"
+
+
+def never_public(interaction: FakeInteraction) -> None:
+    """Nobody but the member ever saw anything of `interaction`: its deferral was private,
+    and every message it posted or edited, and the @original at every moment, was ephemeral."""
+    response = interaction.response
+    assert response is None or response.type != 5 or response.ephemeral, "deferred in public"
+    assert interaction.original is None or interaction.original.ephemeral
+    public = [s for s in interaction.seen if not s.ephemeral]
+    assert public == [], f"the channel saw {public}"
+    assert all(m.ephemeral for m in interaction.followups), "a public followup"
+
+
 async def result(interaction: FakeInteraction, timeout: float = 10.0) -> SeenMessage:
-    """The public message holding the images (deferred first)."""
+    """The public message holding the images: a new message posted after a private
+    deferral, whose "thinking..." message is then removed."""
     response = await interaction.wait_for_response()
     assert response.type == 5
-    assert not response.ephemeral
+    assert response.ephemeral, "an image command defers privately"
     seen = await interaction.wait_for_final(timeout=timeout, predicate=lambda s: bool(s.files))
     assert not seen.ephemeral
     return seen

@@ -43,12 +43,18 @@ async def test_a_changed_command_set_is_synced(
         "edit",
         "vary",
         "quota",
+        "help",
         "imagine-settings",
     ]
-    assert [c["name"] for c in second.commands] == ["imagine", "quota", "imagine-settings"]
+    assert [c["name"] for c in second.commands] == ["imagine", "quota", "help", "imagine-settings"]
     # The server settings stay server-only whatever ALLOW_DMS says.
     contexts = {c["name"]: c["contexts"] for c in third.commands}
-    assert contexts == {"imagine": [0, 1], "quota": [0, 1], "imagine-settings": [0]}
+    assert contexts == {
+        "imagine": [0, 1],
+        "quota": [0, 1],
+        "help": [0, 1],
+        "imagine-settings": [0],
+    }
     assert {p.guild_id for p in fake_discord.command_puts} == {fake_discord.guild.id}
 
 
@@ -66,6 +72,7 @@ async def test_without_a_server_id_commands_sync_globally_once(
         "edit",
         "vary",
         "quota",
+        "help",
         "imagine-settings",
     ]
     assert fake_discord.registered_commands(fake_discord.guild.id) == []

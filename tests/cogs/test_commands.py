@@ -62,6 +62,7 @@ def _gpt(sizes: list[str], *, fidelity: bool) -> dict[str, list[Option]]:
             ("output_format", STRING, False, FORMATS, None),
         ],
         "quota": [],
+        "help": [],
     }
 
 
@@ -89,6 +90,7 @@ EXPECTED: dict[str, tuple[int, dict[str, list[Option]]]] = {
                 ("size", STRING, False, DALLE2_SIZES, None),
             ],
             "quota": [],
+            "help": [],
         },
     ),
     # DALL-E 3: one image at a time (no n), style, and neither edits nor variations.
@@ -102,6 +104,7 @@ EXPECTED: dict[str, tuple[int, dict[str, list[Option]]]] = {
                 ("style", STRING, False, ["vivid", "natural"], None),
             ],
             "quota": [],
+            "help": [],
         },
     ),
     # Discord caps what a member can type at 6000, below the model's 32,000.
@@ -192,5 +195,6 @@ async def test_commands_work_in_dms_only_when_allowed(
         "edit": [0, 1],
         "vary": [0, 1],
         "quota": [0, 1],
+        "help": [0, 1],
         "imagine-settings": [0],
     }

@@ -18,9 +18,11 @@ from bot.front.files import FILES_PER_MESSAGE, ImageFile, batches
 from tests.cogs.support import format_of, noise_png, refused_at_once, result
 from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord, FakeMessage
+from tests.fakes.discord.records import RecordedRequest
 from tests.fakes.images_api import FakeImagesAPI
 
-ORIGINAL = "/webhooks/*/messages/@original"
+# A followup: how the images are posted, as new public messages after a private deferral.
+FOLLOWUP = re.compile(r"/webhooks/\d+/[^/]+")
 
 
 def test_batches_split_into_messages_of_at_most_ten_files() -> None:
@@ -61,29 +63,27 @@ def _channel_messages(fake: FakeDiscord) -> list[FakeMessage]:
 async def test_a_discord_rate_limit_on_the_edit_is_waited_out(
     start_bot: StartBot, fake_discord: FakeDiscord
 ) -> None:
-    fake_discord.rate_limit_next("PATCH", ORIGINAL, retry_after=0.2)
+    fake_discord.rate_limit_next("POST", FOLLOWUP, retry_after=0.2)
     async with start_bot():
         interaction = await fake_discord.invoke("imagine", {"prompt": "a lantern"})
         seen = await result(interaction)
     assert len(seen.files) == 1
-    assert seen.via == "edit_original"
-    edits = [
-        r for r in fake_discord.requests if r.method == "PATCH" and r.path.endswith("@original")
-    ]
-    assert [r.status for r in edits if r.files] == [429, 200]
-    assert edits[0].injected
+    assert seen.via == "followup"
+    uploads = _uploads(fake_discord)
+    assert [r.status for r in uploads] == [429, 200]
+    assert uploads[0].injected
     assert _channel_messages(fake_discord) == []
 
 
 async def test_a_discord_server_error_on_the_edit_is_retried(
     start_bot: StartBot, fake_discord: FakeDiscord
 ) -> None:
-    fake_discord.fail_next("PATCH", ORIGINAL, 500, 0, "Internal Server Error")
+    fake_discord.fail_next("POST", FOLLOWUP, 500, 0, "Internal Server Error")
     async with start_bot():
         interaction = await fake_discord.invoke("imagine", {"prompt": "a lantern"})
         seen = await result(interaction)
     assert len(seen.files) == 1
-    assert seen.via == "edit_original"
+    assert seen.via == "followup"
 
 
 async def test_images_of_an_expired_interaction_arrive_in_the_channel(
@@ -146,10 +146,10 @@ async def test_images_over_the_upload_limit_are_re_encoded(
     assert not fake_discord.violations
 
 
-async def test_an_unexpected_refusal_of_the_edit_sends_the_images_to_the_channel(
+async def test_an_unexpected_refusal_of_the_post_sends_the_images_to_the_channel(
     start_bot: StartBot, fake_discord: FakeDiscord
 ) -> None:
-    fake_discord.fail_next("PATCH", ORIGINAL, 403, 50013, "Missing Permissions")
+    fake_discord.fail_next("POST", FOLLOWUP, 403, 50013, "Missing Permissions")
     async with start_bot():
         interaction = await fake_discord.invoke("imagine", {"prompt": "a garden"})
         assert (await interaction.wait_for_response()).type == 5
@@ -166,12 +166,14 @@ async def test_images_that_reach_nobody_are_saved_and_the_member_gets_an_error_i
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fake_discord.fail_next("PATCH", ORIGINAL, 400, 50035, "Invalid Form Body")
+    fake_discord.fail_next("POST", FOLLOWUP, 400, 50035, "Invalid Form Body")
     fake_discord.fail_next("POST", "/channels/*/messages", 403, 50013, "Missing Permissions", 2)
     async with start_bot():
         interaction = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
         assert (await interaction.wait_for_response()).type == 5
-        seen = await interaction.wait_for_final(predicate=lambda s: s.ephemeral)
+        # (The private "posting them..." note comes first.)
+        seen = await interaction.wait_for_final(predicate=lambda s: "error id" in s.content)
+    assert seen.ephemeral
     match = re.search(r"error id `([0-9a-f]{8})`", seen.content)
     assert match is not None, seen.content
     logged = [r for r in caplog.records if match[1] in r.getMessage()]
@@ -213,7 +215,7 @@ async def test_images_arrive_byte_for_byte_also_when_the_upload_is_retried(
             "data": [{"b64_json": base64.b64encode(image).decode()} for image in images],
         }
     )
-    fake_discord.fail_next("PATCH", ORIGINAL, 500, 0, "Internal Server Error")
+    fake_discord.fail_next("POST", FOLLOWUP, 500, 0, "Internal Server Error")
     async with start_bot():
         interaction = await fake_discord.invoke("imagine", {"prompt": "static", "n": 2})
         seen = await result(interaction)
@@ -236,13 +238,16 @@ def test_a_posted_file_is_freed_at_once_not_by_the_garbage_collector() -> None:
         gc.enable()
 
 
-def _patches(fake: FakeDiscord) -> list[list[int]]:
-    """The sizes of the files each edit of an original response carried."""
+def _uploads(fake: FakeDiscord) -> list[RecordedRequest]:
+    """Every followup that carried files (answered or refused)."""
     return [
-        [len(f.data) for f in r.files]
-        for r in fake.requests
-        if r.method == "PATCH" and r.path.endswith("/messages/@original") and r.files
+        r for r in fake.requests if r.method == "POST" and FOLLOWUP.fullmatch(r.path) and r.files
     ]
+
+
+def _patches(fake: FakeDiscord) -> list[list[int]]:
+    """The sizes of the files each followup carried."""
+    return [[len(f.data) for f in r.files] for r in _uploads(fake)]
 
 
 async def test_a_413_on_the_upload_shrinks_the_images_and_tries_again(
@@ -254,7 +259,7 @@ async def test_a_413_on_the_upload_shrinks_the_images_and_tries_again(
     fake_api.queue_response(
         json={"created": int(time.time()), "data": [{"b64_json": base64.b64encode(image).decode()}]}
     )
-    fake_discord.fail_next("PATCH", ORIGINAL, 413, 40005, "Request entity too large")
+    fake_discord.fail_next("POST", FOLLOWUP, 413, 40005, "Request entity too large")
     async with start_bot():
         interaction = await fake_discord.invoke("imagine", {"prompt": "static"})
         seen = await result(interaction)
@@ -267,7 +272,7 @@ async def test_a_413_on_the_upload_shrinks_the_images_and_tries_again(
 async def test_an_upload_refused_as_too_large_everywhere_leaves_no_thinking_message(
     start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
 ) -> None:
-    fake_discord.fail_next("PATCH", ORIGINAL, 413, 40005, "Request entity too large", 3)
+    fake_discord.fail_next("POST", FOLLOWUP, 413, 40005, "Request entity too large", 3)
     async with start_bot():
         interaction = await fake_discord.invoke("imagine", {"prompt": "a garden"})
         assert (await interaction.wait_for_response()).type == 5

@@ -19,7 +19,7 @@ async def test_imagine_posts_the_images_as_files(
         )
         response = await interaction.wait_for_response()
         assert response.type == 5
-        final = await interaction.wait_for_final(timeout=15)
+        final = await interaction.wait_for_final(timeout=15, predicate=lambda s: bool(s.files))
     assert len(final.files) == 2
     assert all(f.data.startswith(b"\x89PNG") for f in final.files)
     assert all(size_of(f.data) == (1024, 1024) for f in final.files)
@@ -138,7 +138,7 @@ async def test_ten_images_arrive_in_one_message(
         seen = await result(interaction)
     assert len(seen.files) == 10
     assert len({f.filename for f in seen.files}) == 10
-    assert interaction.followups == []  # one message: the edited "thinking..." message
+    assert interaction.followups == [seen.message]  # one message, posted after the deferral
     assert fake_api.requests[0].fields["n"] == 10
     assert not fake_discord.violations
 
@@ -151,12 +151,12 @@ async def test_mentions_in_a_prompt_never_ping(
         interaction = await fake_discord.invoke("imagine", {"prompt": prompt})
         seen = await result(interaction)
     assert "@everyone" in seen.content
-    [edit] = [
+    [post] = [
         r
         for r in fake_discord.requests
-        if r.method == "PATCH" and r.path.endswith("/messages/@original") and r.files
+        if r.method == "POST" and r.path.startswith("/webhooks/") and r.files
     ]
-    assert edit.json["allowed_mentions"] == {"parse": []}
+    assert post.json["allowed_mentions"] == {"parse": []}
 
 
 async def test_a_6000_character_prompt_fits_a_2000_character_message(

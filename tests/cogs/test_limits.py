@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from bot.limits import Limiter, LimitPolicy
 from bot.limits.store import RedisStore
 from bot.state import RedisConnection
+from tests.cogs.support import answered
 from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeMember, FakeUser
 from tests.fakes.images_api import FakeImagesAPI
@@ -389,6 +390,8 @@ def positions(interaction: FakeInteraction) -> list[str]:
             shown.append(match.group(1))
         elif "your turn" in seen.content:
             shown.append("turn")
+        elif "posting them in the channel" in seen.content:
+            shown.append("posting")
         else:
             shown.append(seen.content)
     return shown
@@ -417,13 +420,15 @@ async def test_queued_jobs_see_their_position_and_go_round_robin(
         await until(a2, ["1", "2", "3"])
         await asyncio.gather(*(delivered(i, images=1) for i in (a1, a2, b1, c1)))
 
-    assert positions(a1) == ["images"]
-    assert positions(b1) == ["1", "turn", "images"]
-    assert positions(c1) == ["2", "1", "turn", "images"]
-    assert positions(a2) == ["1", "2", "3", "2", "1", "turn", "images"]
-    # The position messages were edits of the deferred message (@original), not new messages.
-    assert {seen.via for seen in a2.seen} == {"edit_original"}
-    assert not a2.followups
+    assert positions(a1) == ["posting", "images"]
+    assert positions(b1) == ["1", "turn", "posting", "images"]
+    assert positions(c1) == ["2", "1", "turn", "posting", "images"]
+    assert positions(a2) == ["1", "2", "3", "2", "1", "turn", "posting", "images"]
+    # The position messages were edits of the private deferred message (@original), not new
+    # messages; the images came as a new one.
+    assert [seen.via for seen in a2.seen if not seen.files] == ["edit_original"] * 7
+    assert all(seen.ephemeral for seen in a2.seen if not seen.files)
+    assert [not m.ephemeral and bool(m.attachments) for m in a2.followups] == [True]
     a, b, c = (
         bot.member_ids(u.id) for u in (fake_discord.member, fake_discord.other_member, third)
     )
@@ -474,8 +479,8 @@ async def test_a_burst_from_one_member_keeps_the_per_member_cap(
     async with start_bot(MAX_CONCURRENT_REQUESTS="1", QUEUE_MAX_PER_MEMBER="1"):
         burst = await asyncio.gather(*(imagine(fake_discord) for _ in range(4)))
         for interaction in burst:
-            await interaction.wait_until(lambda i: any(s.files or s.ephemeral for s in i.seen))
-        told = [s.content for i in burst for s in i.seen if s.ephemeral]
+            await interaction.wait_until(lambda i: any(s.files or answered(s) for s in i.seen))
+        told = [s.content for i in burst for s in i.seen if answered(s)]
         assert (
             told
             == [
@@ -522,6 +527,6 @@ async def test_redis_state_is_shared_with_another_process(
             paused_at = time.monotonic()
             waiting = await imagine(fake_discord, user=fake_discord.other_member)
             await delivered(waiting, images=1)
-            assert positions(waiting) == ["1", "turn", "images"]
+            assert positions(waiting) == ["1", "turn", "posting", "images"]
     assert fake_api.requests[-1].arrived - paused_at >= 0.5
     assert len(fake_api.requests) == 2

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from bot.metrics import HealthServer, Metrics
-from tests.cogs.test_delivery import ORIGINAL
+from tests.cogs.test_outbox import ORIGINAL
 from tests.cogs.test_limits import delivered, imagine, refused_at_once
 from tests.conftest import StartBot, _free_port
 from tests.fakes.discord import FakeDiscord

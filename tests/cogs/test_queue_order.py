@@ -11,6 +11,7 @@ import asyncio
 import re
 
 from bot.limits import DEFAULT_IMAGES_PER_MINUTE, queue_capacity
+from tests.cogs.support import answered
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeMember
 from tests.fakes.images_api import FakeImagesAPI
@@ -95,10 +96,10 @@ async def check_first_burst(burst: list[FakeInteraction]) -> list[FakeInteractio
     # Each deferred job goes (images) or is told its place; never refused once deferred.
     for interaction in deferred:
         await interaction.wait_until(
-            lambda i: any(s.files or s.ephemeral or PLACE.search(s.content) for s in i.seen),
+            lambda i: any(s.files or answered(s) or PLACE.search(s.content) for s in i.seen),
             timeout=30,
         )
-        assert not any(seen.ephemeral for seen in interaction.seen), interaction.seen
+        assert not any(answered(seen) for seen in interaction.seen), interaction.seen
     return deferred
 
 
