@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from bot.metrics import HealthServer, Metrics
-from tests.cogs.test_outbox import ORIGINAL
 from tests.cogs.test_limits import delivered, imagine, refused_at_once
+from tests.cogs.test_outbox import ORIGINAL
 from tests.conftest import StartBot, _free_port
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.images_api import FakeImagesAPI
@@ -41,9 +41,11 @@ async def test_metrics_count_jobs_images_refusals_and_upstream_calls(
     port = _free_port()
     fake_api.fail_next("rate_limited", retry_after_ms=50)
     fake_discord.rate_limit_next("PATCH", ORIGINAL, retry_after=0.1)
-    async with start_bot(METRICS_ADDR=f"127.0.0.1:{port}", LIMIT_WINDOW_IMAGES="2"):
+    async with start_bot(METRICS_ADDR=f"127.0.0.1:{port}", LIMIT_WINDOW_IMAGES="2") as bot:
         await delivered(await imagine(fake_discord, n=2), images=2)
         await refused_at_once(await imagine(fake_discord))  # the allowance is used up
+        # A job is counted when its command ends, a moment after its images are seen.
+        assert await bot.jobs.wait_idle(5.0)
         health_status, health = await _get(port, "/healthz")
         status, text = await _get(port, "/metrics")
 
