@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Said
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
 from bot.front.handover import offer_owed
@@ -420,7 +420,7 @@ def check_inputs(
 ) -> T:
     """The cheap checks before deferring: `check_options()` and what Discord says of each
     upload (size, type). Every problem found is reported at once, in one `InvalidInput`."""
-    problems: list[str] = []
+    problems: list[Said] = []
     for upload in uploads:
         if upload is None:
             continue

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.front.explain import explain
 from bot.front.i18n import text
 from bot.moderation import ServerSettings
 from bot.service import Member
@@ -87,7 +88,7 @@ class Help(commands.Cog):
         try:
             await self.bot.service.admit(member, None)
         except UserFacingError as refused:
-            lines.append(text(locale, "help.rules.here_refused", reason=refused.message))
+            lines.append(text(locale, "help.rules.here_refused", reason=explain(locale, refused)))
         else:
             lines.append(text(locale, "help.rules.here_allowed"))
         return "\n".join(lines)

@@ -24,6 +24,8 @@ from discord.ext import commands
 
 from bot import imaging
 from bot.front.caption import escape_markdown, shorten
+from bot.front.explain import explain
+from bot.front.i18n import member_locale
 from bot.moderation import InvalidSetting, block_ends
 from bot.moderation.events import Blocked, Generated, Refused, Unblocked
 
@@ -212,7 +214,9 @@ class BlockFromModLog(
                 seconds=int(self.item.values[0]),
             )
         except InvalidSetting as exc:  # too many members blocked at once
-            await interaction.response.send_message(exc.message, ephemeral=True)
+            await interaction.response.send_message(
+                explain(member_locale(interaction), exc), ephemeral=True
+            )
             return
         await interaction.response.send_message(text, ephemeral=True)
 

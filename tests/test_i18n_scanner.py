@@ -55,7 +55,6 @@ OPERATOR_ONLY = (
 NOT_YET_CONVERTED = frozenset(
     {
         "bot/downloads.py",
-        "bot/errors.py",
         "bot/front/caption.py",
         "bot/front/delivery.py",
         "bot/front/handover.py",

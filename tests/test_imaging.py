@@ -18,6 +18,7 @@ from bot import imaging
 from bot.build import attachment_limits
 from bot.config import Settings
 from bot.errors import InvalidInput
+from bot.front.explain import explain
 from bot.images.profiles import InputRule, MiB, build_profile
 from bot.imaging.decode import decode
 from bot.secrets import Secret
@@ -756,7 +757,8 @@ def test_every_problem_with_an_edit_is_reported_at_once() -> None:
     assert "needs to be square" in problems[0]
     assert "Your mask is 300 × 300 pixels but your image is 600 × 400" in problems[1]
     assert "no fully transparent" in problems[2]
-    assert str(error.value).startswith("There are a few problems with that request:\n- ")
+    # What the member reads (the front renders the problems; errors carry data).
+    assert explain(None, error.value).startswith("There are a few problems with that request:\n- ")
 
 
 def test_an_unreadable_image_and_an_unreadable_mask_are_both_reported() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import InvalidInput
+from bot.front.explain import explain
 from bot.images.profiles import ModelProfile, build_profile
 from bot.images.requests import ImageOptions
 from bot.validation import check_edit, check_generation, check_variation
@@ -414,4 +415,7 @@ def test_every_problem_is_reported_together() -> None:
         "“ultra” isn't a quality this model offers. Choose one of: standard, hd.",
         "This model has no background setting; leave it out and try again.",
     )
-    assert str(error.value).startswith("There are a few problems with that request:\n- Your")
+    # What the member reads (the front renders the problems; errors carry data).
+    assert explain(None, error.value).startswith(
+        "There are a few problems with that request:\n- Your"
+    )

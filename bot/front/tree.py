@@ -16,6 +16,8 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from bot.front.explain import explain
+from bot.front.i18n import member_locale
 from bot.front.interactions import command_name
 from bot.front.replies import apology, reply_privately
 from bot.moderation import PromptRefused
@@ -123,7 +125,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         name = command_name(interaction)
         if isinstance(original, UserFacingError):
             log.info("member error in /%s: %s", name, type(original).__name__)
-            return original.message
+            return explain(member_locale(interaction), original)
         if isinstance(original, app_commands.CheckFailure):
             return str(original) or "You can't use this command here."
         if isinstance(original, _OUTDATED):

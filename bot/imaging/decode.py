@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image, ImageOps
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Said
 from bot.images.probe import UNREADABLE
 from bot.imaging.encode import STRIP_ROWS
 from bot.imaging.messages import Attachment, damaged, megabytes, not_an_image, too_many_pixels
@@ -161,7 +161,7 @@ def _draft_scale(side: int, draft_side: int) -> int:
 
 
 def decode_collecting(
-    problems: list[str],
+    problems: list[Said],
     data: bytes,
     limits: Limits,
     what: Attachment,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Said
 from bot.images.profiles import InputRule, ModelProfile, Operation
 from bot.images.requests import InputImage
 from bot.imaging.decode import (
@@ -96,7 +96,7 @@ def prepare_edit(
         raise InvalidInput([unsupported(profile, "edit")])
     rule = profile.input
     max_side = _largest_square_side(profile, "edit") if rule.square else None
-    problems: list[str] = []
+    problems: list[Said] = []
     decoded_image = decode_collecting(
         problems, image, limits, "image", draft_side=max_side if rule.square else None
     )
