@@ -29,13 +29,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import aiohttp
-import aiohttp.payload
-from aiohttp.abc import AbstractStreamWriter
 
 from bot.downloads import DownloadTooLarge, download, read_capped
+from bot.request_body import Fields, Upload, WatchedBody, request_body
 from bot.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -220,20 +219,6 @@ def server_wait(headers: Mapping[str, str]) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-class Upload(Protocol):
-    """A file to send in a multipart body."""
-
-    @property
-    def data(self) -> bytes: ...
-
-    @property
-    def filename(self) -> str: ...
-
-    @property
-    def content_type(self) -> str: ...
-
-
-Fields = Mapping[str, str | int]
 BeforeReading = Callable[[], Awaitable[object]]
 """Awaited when a successful answer has arrived, before its body is read."""
 
@@ -330,7 +315,7 @@ class Transport:
         max_body: int,
         before_reading: BeforeReading | None,
     ) -> Answer:
-        body = _WatchedBody(_body(fields, files))
+        body = WatchedBody(request_body(fields, files))
         status: int | None = None
         request_id: str | None = None
         try:
@@ -453,46 +438,6 @@ def _kind(status: int, code: str | None, error_type: str | None) -> FailureKind:
     if status >= 500:
         return "server_error"
     return "invalid_request"
-
-
-def _body(fields: Fields, files: Sequence[tuple[str, Upload]]) -> aiohttp.payload.Payload:
-    """A JSON body, or a fresh multipart form (aiohttp empties a form once it is sent)."""
-    if not files:
-        return aiohttp.payload.BytesPayload(
-            json.dumps(fields).encode(), content_type="application/json"
-        )
-    form = aiohttp.FormData()
-    for name, value in fields.items():
-        form.add_field(name, str(value))
-    for name, upload in files:
-        form.add_field(
-            name, upload.data, filename=upload.filename, content_type=upload.content_type
-        )
-    return form()
-
-
-class _WatchedBody(aiohttp.payload.Payload):
-    """A request body that notes when its last byte was handed to the connection: from then
-    on the server may carry the request out, whatever becomes of its answer."""
-
-    def __init__(self, inner: aiohttp.payload.Payload) -> None:
-        super().__init__(inner, headers=inner.headers)
-        self._inner = inner
-        self._size = inner.size
-        self.sent = False
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        return self._inner.decode(encoding, errors)
-
-    async def write(self, writer: AbstractStreamWriter) -> None:
-        await self._inner.write(writer)
-        self.sent = True
-
-    async def write_with_length(
-        self, writer: AbstractStreamWriter, content_length: int | None
-    ) -> None:
-        await self._inner.write_with_length(writer, content_length)
-        self.sent = True
 
 
 def _text(value: object) -> str | None:
