@@ -27,15 +27,15 @@ import math
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 
 from bot.downloads import DownloadTooLarge, download, read_capped
-from bot.request_body import Fields, Upload, WatchedBody, request_body
 from bot.secrets import Secret
+from bot.wire import Fields, Upload, WatchedBody, answer_lines, request_body
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,8 @@ def server_wait(headers: Mapping[str, str]) -> float | None:
 
 BeforeReading = Callable[[], Awaitable[object]]
 """Awaited when a successful answer has arrived, before its body is read."""
+ReadLines = Callable[[AsyncIterator[bytes]], Awaitable[object]]
+"""Reads a successful answer's body line by line as it arrives (a server-sent event stream)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +285,17 @@ class Transport:
         what: str,
         before_reading: BeforeReading | None = None,
         idempotent: bool = False,
+        read_lines: ReadLines | None = None,
     ) -> Answer:
         """POST `fields` (JSON, or multipart with `files`), retrying as the policy allows.
 
         `what` names the call in the log; `max_body` caps the answer's size. `idempotent`:
         asking again costs nothing and changes nothing (moderation), so a lost answer is
-        retried too. Raises the last `APIFailure` when the policy gives up.
+        retried too. `read_lines`: a successful answer is a stream, handed over line by line
+        as it arrives (within `max_body` in all) instead of being read whole; the `Answer` then
+        has an empty body. A failure while it streams is "maybe paid", like a cut-short body;
+        an `APIFailure` that `read_lines` raises (the stream's own error event) ends the call
+        as it is. Raises the last `APIFailure` when the policy gives up.
         """
         deadline_at = self.retry.deadline_from(time.monotonic())
         last: APIFailure | None = None
@@ -298,7 +305,9 @@ class Transport:
             if not await self._cool_down.wait(deadline_at):
                 raise last or APIFailure("rate_limited", retry_after=self._cool_down.remaining())
             try:
-                return await self._post_once(path, fields, files, max_body, before_reading)
+                return await self._post_once(
+                    path, fields, files, max_body, before_reading, read_lines
+                )
             except APIFailure as failure:
                 failure.maybe_paid = failure.maybe_paid and not idempotent
                 last = failure
@@ -314,6 +323,7 @@ class Transport:
         files: Sequence[tuple[str, Upload]],
         max_body: int,
         before_reading: BeforeReading | None,
+        read_lines: ReadLines | None = None,
     ) -> Answer:
         body = WatchedBody(request_body(fields, files))
         status: int | None = None
@@ -329,6 +339,9 @@ class Transport:
                 if before_reading is not None and 200 <= status < 300:
                     await before_reading()
                 try:
+                    if read_lines is not None and 200 <= status < 300:
+                        await _read_stream(read_lines, response, max_body)
+                        return Answer(status, response.headers, bytearray())
                     answer = Answer(status, response.headers, await read_capped(response, max_body))
                 except DownloadTooLarge:
                     raise APIFailure(
@@ -410,6 +423,40 @@ class Transport:
             _next_step(failure, wait),
         )
         return wait
+
+
+async def _read_stream(
+    read_lines: ReadLines, response: aiohttp.ClientResponse, max_body: int
+) -> None:
+    try:
+        await read_lines(answer_lines(response.content, max_body))
+    except APIFailure as failure:  # the stream's own verdict: note whose answer it was
+        failure.request_id = failure.request_id or response.headers.get("x-request-id")
+        raise
+
+
+def stream_failure(error: Mapping[str, Any]) -> APIFailure:
+    """The failure a stream's `error` event stands for (its data is the API's `Error` object).
+
+    The answer had begun with a 200, so the request was carried out as far as the server got:
+    it is never sent again (`should_retry=False`), but the server said it made no image, so it
+    is not "maybe paid" either. A content-policy or quota code keeps its meaning.
+    """
+    code, error_type = _text(error.get("code")), _text(error.get("type"))
+    kind: FailureKind = "server_error"
+    if code in _POLICY_CODES:
+        kind = "content_policy"
+    elif code in _QUOTA_CODES or error_type in _QUOTA_CODES:
+        kind = "quota"
+    message = error.get("message")
+    return APIFailure(
+        kind,
+        status=200,
+        code=code,
+        param=_text(error.get("param")),
+        api_message=safe_api_message(message if isinstance(message, str) else None),
+        should_retry=False,
+    )
 
 
 def _next_step(failure: APIFailure, wait: float | None) -> str:

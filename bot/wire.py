@@ -1,19 +1,22 @@
-"""A request's body, built once per attempt and watched while it is sent.
+"""What goes over the wire for bot.transport: a request's body, watched while it is sent, and
+a streamed answer's lines as they arrive.
 
-Split from bot.transport, which decides from `WatchedBody.sent` whether a failed request may
-have been carried out (and billed): once the body's last byte was handed to the connection,
-the server may act on it whatever becomes of its answer.
+The transport decides from `WatchedBody.sent` whether a failed request may have been carried
+out (and billed): once the body's last byte was handed to the connection, the server may act
+on it whatever becomes of its answer.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
 import aiohttp
 import aiohttp.payload
 from aiohttp.abc import AbstractStreamWriter
+
+from bot.downloads import DownloadTooLarge
 
 Fields = Mapping[str, str | int | bool]
 
@@ -70,3 +73,25 @@ class WatchedBody(aiohttp.payload.Payload):
     ) -> None:
         await self._inner.write_with_length(writer, content_length)
         self.sent = True
+
+
+async def answer_lines(content: aiohttp.StreamReader, max_bytes: int) -> AsyncIterator[bytes]:
+    """The body's lines (without their line ends) as they arrive, `max_bytes` in all.
+
+    aiohttp's own `readline` refuses lines over 128 KiB, and a streamed image is one line of
+    megabytes of base64, so the lines are split here. Raises DownloadTooLarge past the cap.
+    """
+    pending = bytearray()
+    total = 0
+    async for chunk in content.iter_any():
+        total += len(chunk)
+        if total > max_bytes:
+            raise DownloadTooLarge(max_bytes)
+        pending += chunk
+        start = 0
+        while (end := pending.find(b"\n", start)) >= 0:
+            yield bytes(pending[start:end]).removesuffix(b"\r")
+            start = end + 1
+        del pending[:start]
+    if pending:
+        yield bytes(pending).removesuffix(b"\r")
