@@ -71,7 +71,10 @@ def images_client(session: aiohttp.ClientSession, settings: Settings) -> ImagesC
         retry=RetryPolicy(settings.max_attempts, settings.retry_deadline),
     )
     return ImagesClient(
-        transport, profile=settings.profile, max_result_bytes=settings.max_result_bytes
+        transport,
+        profile=settings.profile,
+        max_result_bytes=settings.max_result_bytes,
+        partial_images=settings.preview_partial_images,
     )
 
 

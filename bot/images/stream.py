@@ -1,0 +1,125 @@
+"""A streamed image answer (`stream=true`): server-sent events, read as they arrive.
+
+The events are the spec's `ImageGenStreamEvent` / `ImageEditStreamEvent` (openai-openapi.yaml):
+`image_generation.partial_image` / `image_edit.partial_image` (a preview, with its 0-based
+`partial_image_index`), then `image_generation.completed` / `image_edit.completed` (the final
+image and its `usage`), and the spec's `ErrorEvent` (`event: error`, its data the API's
+`Error` object; openai-python also accepts `{"error": {...}}`, and so does this).
+
+What a fault means (the "maybe paid" rule of bot.transport): an `error` event is the server's
+own verdict, no image was made, so it is not charged, but it is not sent again either (the
+answer had begun); a stream that ends before its `completed` event, or an event that can't be
+read, may have been carried out and billed: `malformed`, charged, never sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.transport import APIFailure, stream_failure
+
+log = logging.getLogger(__name__)
+
+OnPartial = Callable[[bytes, int], Awaitable[object]]
+"""Told each preview as it arrives: the picture's bytes and its `partial_image_index`."""
+
+_PARTIAL, _COMPLETED = "partial_image", "completed"
+_PREFIXES = {"generate": "image_generation.", "edit": "image_edit."}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEvent:
+    """One server-sent event: its `event:` name (None when it had none) and its data."""
+
+    name: str | None
+    data: str
+
+
+async def server_events(lines: AsyncIterator[bytes]) -> AsyncIterator[ServerEvent]:
+    """The events of a `text/event-stream` body, by the HTML standard's rules: `field: value`
+    lines, `data` lines joined by newlines, a blank line ends an event, `:` starts a comment."""
+    name: str | None = None
+    data: list[str] = []
+    async for raw in lines:
+        line = raw.decode("utf-8", errors="replace")
+        if not line:
+            if data:
+                yield ServerEvent(name, "\n".join(data))
+            name, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        key, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if key == "event":
+            name = value
+        elif key == "data":
+            data.append(value)
+    if data:  # a last event without its blank line: the stream ended right after it
+        yield ServerEvent(name, "\n".join(data))
+
+
+@dataclass(slots=True)
+class ImageStream:
+    """Reads one streamed answer of `operation` ("generate" or "edit"), telling `on_partial`
+    each preview; `completed` holds the final event's data once it came."""
+
+    operation: str
+    on_partial: OnPartial
+    decode: Callable[[str], bytes]
+    completed: dict[str, Any] | None = None
+    partials: int = 0
+
+    async def read(self, lines: AsyncIterator[bytes]) -> None:
+        """Read events until the `completed` one (bot.transport's `read_lines`)."""
+        prefix = _PREFIXES[self.operation]
+        async for event in server_events(lines):
+            data = _json(event.data)
+            if event.name == "error" or ("error" in data and data.get("type") is None):
+                error = data.get("error", data)
+                raise stream_failure(error if isinstance(error, dict) else {})
+            kind = data.get("type")
+            if kind == prefix + _PARTIAL:
+                await self._partial(data)
+            elif kind == prefix + _COMPLETED:
+                if not isinstance(data.get("b64_json"), str):
+                    raise _malformed("a completed event without its image")
+                self.completed = data
+                return  # the final image: anything after it is not ours to wait for
+            else:
+                raise _malformed(f"an event of type {kind!r}")
+        raise _malformed("a stream that ended before its completed event")
+
+    async def _partial(self, data: dict[str, Any]) -> None:
+        index, encoded = data.get("partial_image_index"), data.get("b64_json")
+        if not isinstance(index, int) or isinstance(index, bool) or not isinstance(encoded, str):
+            raise _malformed("a partial image event without its index or image")
+        try:
+            picture = self.decode(encoded)
+        except ValueError:
+            raise _malformed("a partial image that is not base64") from None
+        self.partials += 1
+        try:
+            await self.on_partial(picture, index)
+        except Exception:
+            # A preview is a courtesy: failing to show one never costs the member the result.
+            log.exception("could not show partial image %d", index)
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise _malformed("an event whose data is not JSON") from None
+    if not isinstance(data, dict):
+        raise _malformed("an event whose data is not a JSON object")
+    return data
+
+
+def _malformed(what: str) -> APIFailure:
+    log.warning("the Images API's stream broke off: %s", what)
+    return APIFailure("malformed", status=200, maybe_paid=True)
