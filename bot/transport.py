@@ -339,7 +339,9 @@ class Transport:
                 if before_reading is not None and 200 <= status < 300:
                     await before_reading()
                 try:
-                    if read_lines is not None and 200 <= status < 300:
+                    # A server that ignores `stream` answers JSON: read as usual.
+                    streamed = response.content_type == "text/event-stream"
+                    if read_lines is not None and streamed and 200 <= status < 300:
                         await _read_stream(read_lines, response, max_body)
                         return Answer(status, response.headers, bytearray())
                     answer = Answer(status, response.headers, await read_capped(response, max_body))

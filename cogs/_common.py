@@ -21,12 +21,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput
+from bot.front import progress
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
-from bot.limits import PositionCallback, queue_place
 from bot.moderation.events import Generated
 from bot.service import Job, Member, Upload, Variation
 from cogs.modlog import result_view
@@ -309,7 +309,15 @@ async def start_job(
     except BaseException:
         await held.refund()
         raise
-    return Job(member, held, on_position=position_reporter(bot, interaction))
+    shown = progress.track(bot, interaction, estimated_wait=bot.limiter.estimated_wait)
+    return Job(
+        member,
+        held,
+        on_position=shown.on_position,
+        on_stage=shown.on_stage,
+        on_partial=shown.on_partial,
+        withdrawal=shown.withdrawal,
+    )
 
 
 async def run_job(
@@ -337,24 +345,6 @@ async def run_job(
         started=started,
         note=note,
     )
-
-
-def position_reporter(bot: ImagineBot, interaction: discord.Interaction) -> PositionCallback:
-    """Shows a queued job's place in line, and when it should start, in its deferred
-    message, as it moves."""
-
-    async def show(position: int) -> None:
-        if position == 0:
-            text = "It's your turn: making your images now…"
-        else:
-            wait = bot.limiter.estimated_wait(position)
-            text = queue_place(position, starts_at=time.time() + wait)
-        try:
-            await interaction.edit_original_response(content=text)
-        except discord.HTTPException:
-            log.debug("could not show the queue position of interaction %s", interaction.id)
-
-    return show
 
 
 def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:

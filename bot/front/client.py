@@ -28,6 +28,7 @@ EXTENSIONS = (
     "cogs.quota",
     "cogs.settings",
     "cogs.modlog",
+    "cogs.cancel",
 )
 
 

@@ -20,6 +20,7 @@ from bot.front.interactions import command_name
 from bot.front.replies import apology, reply_privately
 from bot.moderation import PromptRefused
 from bot.moderation.events import Refused
+from bot.service import Cancelled
 
 if TYPE_CHECKING:
     # Used only in the string "ImagineBot" of the base class, which ruff does not read.
@@ -77,6 +78,10 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
                 "interaction): nothing done, nothing charged",
                 command_name(interaction),
             )
+            return
+        if isinstance(original, Cancelled):
+            # Refunded, and the Cancel click already said so on the job's message.
+            log.info("/%s cancelled before it was sent", command_name(interaction))
             return
         try:
             text = self._describe(interaction, error)

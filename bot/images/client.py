@@ -221,7 +221,7 @@ class ImagesClient:
             # Keep what caused the failure (a dropped connection's aiohttp error, say).
             raise images_error(failure) from failure.__cause__
         request_id = answer.request_id
-        if stream is not None and stream.completed is not None:
+        if stream is not None and stream.completed is not None:  # else it answered JSON
             return await self._streamed_result(stream.completed, request_id, started)
         try:
             payload = await asyncio.to_thread(parse_answer, answer.body)

@@ -95,12 +95,18 @@ async def private_reply(interaction: FakeInteraction, timeout: float = 10.0) -> 
     return seen.content
 
 
+def is_result(seen: SeenMessage) -> bool:
+    """A message with images that are not live previews."""
+    return any(not file.filename.startswith("preview.") for file in seen.files)
+
+
 async def result(interaction: FakeInteraction, timeout: float = 10.0) -> SeenMessage:
     """The public message holding the images (deferred first)."""
     response = await interaction.wait_for_response()
     assert response.type == 5
     assert not response.ephemeral
-    seen = await interaction.wait_for_final(timeout=timeout, predicate=lambda s: bool(s.files))
+    # A live preview (bot.front.progress) carries a file too, but it is not the result.
+    seen = await interaction.wait_for_final(timeout=timeout, predicate=is_result)
     assert not seen.ephemeral
     return seen
 

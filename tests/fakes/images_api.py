@@ -319,6 +319,8 @@ class FakeImagesAPI(LoopbackServer):
         if not script.generated:
             return self._answer(script, recorded)
         if verdict.body.get("stream"):
+            if script.truncate:  # a streamed answer cut short: the connection goes mid-stream
+                self._stream_faults.appendleft(("connection_cut", ""))
             return await self._stream_images(request, recorded, verdict.body)
         answer = await self._answer_images(recorded, verdict.body, script.headers)
         return await self._cut_short(request, answer) if script.truncate else answer
