@@ -15,6 +15,11 @@ last byte was handed to it: retried by the policy; an error status (429 not quot
 a timeout, a reset, or a 2xx answer cut short, too large or unreadable: the images may exist
 and be billed, so the failure is `maybe_paid`, never retried (unless the call is
 `idempotent`); the caller tells the member and charges as the API would.
+
+A streamed answer (`read_lines`, server-sent events) follows the same rule once its 200 has
+begun: it is never sent again. Its `error` event is the server's own word that no image was
+made (not charged, not retried); a stream cut off, ending before its final event, or holding
+an unreadable event may have been carried out, so it is `maybe_paid` (bot.images.stream).
 """
 
 from __future__ import annotations
