@@ -24,6 +24,7 @@ from bench.context import (
     world,
 )
 from bench.hostile import burst, nearcap
+from bench.previews import previews
 from bench.stats import Window, spread
 from bench.world import BenchImagesAPI, Job, noisy_image, run_job
 
@@ -415,6 +416,7 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
         "memory": memory,
         "nearcap": nearcap,
         "burst": burst,
+        "previews": previews,
     }
     for name in SCENARIOS:
         if name not in only:

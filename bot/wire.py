@@ -79,19 +79,23 @@ async def answer_lines(content: aiohttp.StreamReader, max_bytes: int) -> AsyncIt
     """The body's lines (without their line ends) as they arrive, `max_bytes` in all.
 
     aiohttp's own `readline` refuses lines over 128 KiB, and a streamed image is one line of
-    megabytes of base64, so the lines are split here. Raises DownloadTooLarge past the cap.
+    megabytes of base64, so the lines are split here: each chunk is searched once, and a
+    line's pieces are joined once, when its end arrives. Raises DownloadTooLarge past the cap.
     """
-    pending = bytearray()
+    pieces: list[bytes] = []
     total = 0
     async for chunk in content.iter_any():
         total += len(chunk)
         if total > max_bytes:
             raise DownloadTooLarge(max_bytes)
-        pending += chunk
         start = 0
-        while (end := pending.find(b"\n", start)) >= 0:
-            yield bytes(pending[start:end]).removesuffix(b"\r")
+        while (end := chunk.find(b"\n", start)) >= 0:
+            pieces.append(chunk[start:end])
+            line = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            pieces.clear()
+            yield line.removesuffix(b"\r")
             start = end + 1
-        del pending[:start]
-    if pending:
-        yield bytes(pending).removesuffix(b"\r")
+        if start < len(chunk):
+            pieces.append(chunk[start:] if start else chunk)
+    if pieces:
+        yield b"".join(pieces).removesuffix(b"\r")

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
+from bot.images.b64json import Base64
 from bot.transport import APIFailure, stream_failure
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ OnPartial = Callable[[bytes, int], Awaitable[object]]
 """Told each preview as it arrives: the picture's bytes and its `partial_image_index`."""
 
 _PARTIAL, _COMPLETED = "partial_image", "completed"
+_B64_KEY = re.compile(rb'"b64_json"\s*:\s*"')
 _PREFIXES = {"generate": "image_generation.", "edit": "image_edit."}
 
 
@@ -36,31 +39,28 @@ class ServerEvent:
     """One server-sent event: its `event:` name (None when it had none) and its data."""
 
     name: str | None
-    data: str
+    data: bytes
 
 
 async def server_events(lines: AsyncIterator[bytes]) -> AsyncIterator[ServerEvent]:
     """The events of a `text/event-stream` body, by the HTML standard's rules: `field: value`
-    lines, `data` lines joined by newlines, a blank line ends an event, `:` starts a comment."""
+    lines, `data` lines joined by newlines, a blank line ends an event, `:` starts a comment.
+    Kept as bytes: an event's data is megabytes of base64, not worth decoding to text."""
     name: str | None = None
-    data: list[str] = []
-    async for raw in lines:
-        line = raw.decode("utf-8", errors="replace")
+    data: list[bytes] = []
+    async for line in lines:
         if not line:
             if data:
-                yield ServerEvent(name, "\n".join(data))
+                yield ServerEvent(name, data[0] if len(data) == 1 else b"\n".join(data))
             name, data = None, []
             continue
-        if line.startswith(":"):
-            continue
-        key, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if key == "event":
-            name = value
-        elif key == "data":
-            data.append(value)
+        if line.startswith(b"data:"):
+            data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+        elif line.startswith(b"event:"):
+            name = line[6:].strip().decode("utf-8", errors="replace")
+        # Comments (":..."), `id`, `retry` and unknown fields are ignored, as the standard says.
     if data:  # a last event without its blank line: the stream ended right after it
-        yield ServerEvent(name, "\n".join(data))
+        yield ServerEvent(name, data[0] if len(data) == 1 else b"\n".join(data))
 
 
 @dataclass(slots=True)
@@ -70,7 +70,7 @@ class ImageStream:
 
     operation: str
     on_partial: OnPartial
-    decode: Callable[[str], bytes]
+    decode: Callable[[Base64], bytes]
     completed: dict[str, Any] | None = None
     partials: int = 0
 
@@ -86,7 +86,7 @@ class ImageStream:
             if kind == prefix + _PARTIAL:
                 await self._partial(data)
             elif kind == prefix + _COMPLETED:
-                if not isinstance(data.get("b64_json"), str):
+                if not _is_text(data.get("b64_json")):
                     raise _malformed("a completed event without its image")
                 self.completed = data
                 return  # the final image: anything after it is not ours to wait for
@@ -96,7 +96,7 @@ class ImageStream:
 
     async def _partial(self, data: dict[str, Any]) -> None:
         index, encoded = data.get("partial_image_index"), data.get("b64_json")
-        if not isinstance(index, int) or isinstance(index, bool) or not isinstance(encoded, str):
+        if not isinstance(index, int) or isinstance(index, bool) or not _is_text(encoded):
             raise _malformed("a partial image event without its index or image")
         try:
             picture = self.decode(encoded)
@@ -110,14 +110,29 @@ class ImageStream:
             log.exception("could not show partial image %d", index)
 
 
-def _json(text: str) -> dict[str, Any]:
+def _json(raw: bytes) -> dict[str, Any]:
+    """The event's JSON object, its `b64_json` string (if plain) as a view of `raw`: parsing
+    megabytes of base64 as JSON text would cost more than everything else an event needs."""
+    found = _B64_KEY.search(raw)
+    end = raw.find(b'"', found.end()) if found is not None else -1
     try:
-        data = json.loads(text)
+        if found is None or end < 0 or raw.find(b"\\", found.end(), end) >= 0:
+            data = json.loads(raw)
+        else:
+            data = json.loads(raw[: found.end()] + raw[end:])
+            if isinstance(data, dict) and data.get("b64_json") == "":
+                data["b64_json"] = memoryview(raw)[found.end() : end]
+            else:
+                data = json.loads(raw)  # the key was somewhere else: the plain way
     except ValueError:
         raise _malformed("an event whose data is not JSON") from None
     if not isinstance(data, dict):
         raise _malformed("an event whose data is not a JSON object")
     return data
+
+
+def _is_text(value: object) -> TypeGuard[str | memoryview]:
+    return isinstance(value, str | memoryview) and len(value) > 0
 
 
 def _malformed(what: str) -> APIFailure:

@@ -205,6 +205,9 @@ class FakeImagesAPI(LoopbackServer):
         self._script: deque[_Script] = deque()
         # Streamed answers (`stream=true`): seconds between events, and faults to play.
         self.stream_event_delay = 0.0
+        # When each partial image event was written, by request id (time.monotonic()).
+        self.partials_sent: dict[str, list[float]] = {}
+        self.stream_b64: str | None = None  # a picture (base64) every streamed event sends
         self._stream_faults: deque[tuple[StreamFault, str]] = deque()
         self._ids = itertools.count(1)
         super().__init__()
@@ -332,7 +335,7 @@ class FakeImagesAPI(LoopbackServer):
         width, height = (1024, 1024) if size in (None, "auto") else map(int, size.split("x"))
         output_format = body.get("output_format") or "png"
         alpha = body.get("background") == "transparent"
-        _, encoded = await asyncio.to_thread(_result_image, width, height, output_format, alpha)
+        encoded = await self._stream_picture(width, height, output_format, alpha)
         fault, code = self._stream_faults.popleft() if self._stream_faults else (None, "")
         plan = StreamPlan(
             operation=recorded.operation,
@@ -343,8 +346,19 @@ class FakeImagesAPI(LoopbackServer):
             fault=fault,
             event_delay=self.stream_event_delay,
             error_code=code or "server_error",
+            on_partial_sent=lambda _index, at: sent.append(at),
         )
+        sent = self.partials_sent.setdefault(recorded.request_id, [])
         return await stream_answer(request, plan)
+
+    async def _stream_picture(
+        self, width: int, height: int, output_format: str, alpha: bool
+    ) -> str:
+        """The base64 picture a streamed answer sends (previews and result alike)."""
+        if self.stream_b64 is not None:
+            return self.stream_b64
+        _, encoded = await asyncio.to_thread(_result_image, width, height, output_format, alpha)
+        return encoded
 
     @staticmethod
     async def _cut_short(request: web.Request, answer: web.Response) -> web.StreamResponse:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,6 +37,8 @@ class StreamPlan:
     fault: StreamFault | None = None
     event_delay: float = 0.0  # seconds between events
     error_code: str = "server_error"
+    # Told when each partial image event has been written: (its index, time.monotonic()).
+    on_partial_sent: Callable[[int, float], None] | None = None
 
 
 def _fields(body: Mapping[str, Any], output_format: str) -> dict[str, Any]:
@@ -57,7 +59,7 @@ def _event(data: Mapping[str, Any], name: str | None = None) -> bytes:
 
 
 async def stream_answer(request: web.Request, plan: StreamPlan) -> web.StreamResponse:
-    """Send `plan` as server-sent events; sent time of each event is in `sent` (monotonic)."""
+    """Send `plan` as server-sent events."""
     body = plan.body
     prefix = _PREFIXES[plan.operation]
     output_format = body.get("output_format") or "png"
@@ -80,6 +82,8 @@ async def stream_answer(request: web.Request, plan: StreamPlan) -> web.StreamRes
                 "partial_image_index": index,
             }
             await response.write(_event(partial))
+            if plan.on_partial_sent is not None:
+                plan.on_partial_sent(index, time.monotonic())
             if index == 0 and plan.fault is not None:
                 return await _fault(request, response, plan)
         if partials == 0 and plan.fault is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import aiohttp
 import pytest
 
@@ -12,6 +14,7 @@ from bot.images.requests import ImageOptions, InputImage
 from bot.images.stream import ServerEvent, server_events
 from bot.secrets import Secret
 from bot.transport import RetryPolicy, Transport
+from tests.cogs.support import noise_png
 from tests.fakes.images_api import FakeImagesAPI, solid_image
 from tests.fakes.images_api_stream import StreamFault
 from tests.images.conftest import API_KEY, MODELS
@@ -58,9 +61,9 @@ async def test_server_events_follow_the_standard() -> None:
         b": a comment\nevent: a\ndata: one\ndata: two\n\ndata: {}\r\n\nevent: b\ndata:x"
     )
     assert events == [
-        ServerEvent("a", "one\ntwo"),
-        ServerEvent(None, "{}\r"),
-        ServerEvent("b", "x"),
+        ServerEvent("a", b"one\ntwo"),
+        ServerEvent(None, b"{}\r"),
+        ServerEvent("b", b"x"),
     ]
 
 
@@ -175,3 +178,17 @@ async def test_a_preview_that_fails_to_show_costs_nothing(
 
     result = await client.generate(prompt="a red fox", user=USER, on_partial=broken)
     assert len(result.images) == 1
+
+
+async def test_megabyte_events_arrive_whole(
+    fake: FakeImagesAPI, session: aiohttp.ClientSession
+) -> None:
+    # A realistic preview is megabytes of base64 on one line: beyond aiohttp's own readline.
+    picture = noise_png(700, 700)
+    assert len(picture) > 1_000_000
+    fake.stream_b64 = base64.b64encode(picture).decode()
+    client = streaming_client(fake, session)
+    previews = Previews()
+    result = await client.generate(prompt="a red fox", user=USER, on_partial=previews)
+    assert [seen for _, seen in previews.seen] == [picture, picture]
+    assert result.images[0].data == picture
