@@ -36,10 +36,16 @@ _PREFIXES = {"generate": "image_generation.", "edit": "image_edit."}
 
 @dataclass(frozen=True, slots=True)
 class ServerEvent:
-    """One server-sent event: its `event:` name (None when it had none) and its data."""
+    """One server-sent event: its `event:` name (None when it had none) and its data, which is
+    `raw` from `start` on (kept so, not sliced: an image event's data is megabytes)."""
 
     name: str | None
-    data: bytes
+    raw: bytes
+    start: int = 0
+
+    @property
+    def data(self) -> bytes:
+        return self.raw[self.start :]
 
 
 async def server_events(lines: AsyncIterator[bytes]) -> AsyncIterator[ServerEvent]:
@@ -47,20 +53,25 @@ async def server_events(lines: AsyncIterator[bytes]) -> AsyncIterator[ServerEven
     lines, `data` lines joined by newlines, a blank line ends an event, `:` starts a comment.
     Kept as bytes: an event's data is megabytes of base64, not worth decoding to text."""
     name: str | None = None
-    data: list[bytes] = []
+    data: list[tuple[bytes, int]] = []
     async for line in lines:
         if not line:
             if data:
-                yield ServerEvent(name, data[0] if len(data) == 1 else b"\n".join(data))
+                yield _event(name, data)
             name, data = None, []
-            continue
-        if line.startswith(b"data:"):
-            data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+        elif line.startswith(b"data:"):
+            data.append((line, 6 if line.startswith(b"data: ") else 5))
         elif line.startswith(b"event:"):
             name = line[6:].strip().decode("utf-8", errors="replace")
         # Comments (":..."), `id`, `retry` and unknown fields are ignored, as the standard says.
     if data:  # a last event without its blank line: the stream ended right after it
-        yield ServerEvent(name, data[0] if len(data) == 1 else b"\n".join(data))
+        yield _event(name, data)
+
+
+def _event(name: str | None, data: list[tuple[bytes, int]]) -> ServerEvent:
+    if len(data) == 1:
+        return ServerEvent(name, *data[0])
+    return ServerEvent(name, b"\n".join(line[start:] for line, start in data))
 
 
 @dataclass(slots=True)
@@ -78,7 +89,7 @@ class ImageStream:
         """Read events until the `completed` one (bot.transport's `read_lines`)."""
         prefix = _PREFIXES[self.operation]
         async for event in server_events(lines):
-            data = _json(event.data)
+            data = _json(event.raw, event.start)
             if event.name == "error" or ("error" in data and data.get("type") is None):
                 error = data.get("error", data)
                 raise stream_failure(error if isinstance(error, dict) else {})
@@ -110,20 +121,20 @@ class ImageStream:
             log.exception("could not show partial image %d", index)
 
 
-def _json(raw: bytes) -> dict[str, Any]:
-    """The event's JSON object, its `b64_json` string (if plain) as a view of `raw`: parsing
-    megabytes of base64 as JSON text would cost more than everything else an event needs."""
-    found = _B64_KEY.search(raw)
+def _json(raw: bytes, start: int) -> dict[str, Any]:
+    """The JSON object in `raw` from `start` on, its `b64_json` string (if plain) as a view of
+    `raw`: parsing megabytes of base64 as JSON text would cost more than all the rest."""
+    found = _B64_KEY.search(raw, start)
     end = raw.find(b'"', found.end()) if found is not None else -1
     try:
         if found is None or end < 0 or raw.find(b"\\", found.end(), end) >= 0:
-            data = json.loads(raw)
+            data = json.loads(raw[start:])
         else:
-            data = json.loads(raw[: found.end()] + raw[end:])
+            data = json.loads(raw[start : found.end()] + raw[end:])
             if isinstance(data, dict) and data.get("b64_json") == "":
                 data["b64_json"] = memoryview(raw)[found.end() : end]
             else:
-                data = json.loads(raw)  # the key was somewhere else: the plain way
+                data = json.loads(raw[start:])  # the key was somewhere else: the plain way
     except ValueError:
         raise _malformed("an event whose data is not JSON") from None
     if not isinstance(data, dict):
