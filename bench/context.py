@@ -11,7 +11,16 @@ from bench.world import API_KEY, REPO, BenchImagesAPI, BotProcess, Job, roomy_li
 from tests.fakes.discord import FakeDiscord, FakeMember
 
 RESULTS = REPO / "bench" / "results"
-SCENARIOS = ("deferral", "overhead", "throughput", "memory", "prepare", "nearcap", "burst")
+SCENARIOS = (
+    "deferral",
+    "overhead",
+    "throughput",
+    "memory",
+    "prepare",
+    "nearcap",
+    "burst",
+    "previews",
+)
 
 # Limits high enough never to refuse or hold back a benchmark's job.
 HIGH_LIMITS = {

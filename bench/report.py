@@ -69,6 +69,8 @@ def table(figures: dict[str, Any]) -> list[Row]:
         rows += nearcap_rows(figures["nearcap"])
     if "burst" in figures:
         rows += burst_rows(figures["burst"])
+    if "previews" in figures:
+        rows += preview_rows(figures["previews"])
     return rows
 
 
@@ -232,6 +234,34 @@ def _reference_row(what: str, figure: dict[str, Any] | None) -> list[Row]:
     return [
         (f"8 same burst, {what}", value + f"{figure['rss_peak_mib']:.0f} MiB", "reference", "-")
     ]
+
+
+def preview_rows(figure: dict[str, Any]) -> list[Row]:
+    """Live previews: the first partial image event -> its preview edit read by Discord."""
+    read = figure["first_preview_read"]
+    errors = f", {sum(figure['errors'].values())} failed" if figure["errors"] else ""
+    p99 = read["p99"]
+    value = "-" if p99 is None else f"p99 {ms(p99)}, p50 {ms(read['p50'])}"
+    rows = [
+        (
+            f"9 previews, {figure['jobs']} at once: first partial event -> preview edit",
+            f"{value} ({figure['previews_measured']} measured){errors}",
+            f"p99 < {ms(figure['target_p99_seconds'])}",
+            judge(p99, figure["target_p99_seconds"]) if not errors else "MISS",
+        )
+    ]
+    tiny = figure.get("tiny")
+    if tiny is not None:
+        small = tiny["first_preview_read"]
+        rows.append(
+            (
+                "9 previews, the same with tiny pictures (reference)",
+                f"p99 {ms(small['p99'])}, p50 {ms(small['p50'])}",
+                "-",
+                "-",
+            )
+        )
+    return rows
 
 
 def render(rows: Sequence[tuple[str, str, str, str]]) -> str:

@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{info['cpu_model']}, Python {info['python']}, commit {info['commit']}"
         + (" with uncommitted changes" if info["uncommitted_changes"] else "")
     )
-    needs_pngs = {"overhead", "throughput", "memory", "burst"} & set(only)
+    needs_pngs = {"overhead", "throughput", "memory", "burst", "previews"} & set(only)
     pngs = realistic_pngs() if needs_pngs else []
     ctx = Context(
         scale=scale, latency=args.latency, profile=args.profile, pngs=pngs, bot_env=extra_env

@@ -23,6 +23,7 @@ from bench.context import (
     world,
 )
 from bench.hostile import burst, nearcap
+from bench.previews import previews
 from bench.stats import Window, rss_samples, rss_timeline, spread
 from bench.world import BenchImagesAPI, Job, noisy_image, run_job
 
@@ -401,6 +402,7 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
         "memory": memory,
         "nearcap": nearcap,
         "burst": burst,
+        "previews": previews,
     }
     for name in SCENARIOS:
         if name not in only:

@@ -20,9 +20,10 @@ from bot.moderation import ModerationClient, open_server_settings
 from bot.moderation.client import DEFAULT_RETRY as MODERATION_RETRY
 from bot.moderation.client import DEFAULT_TIMEOUT as MODERATION_TIMEOUT
 from bot.records import open_records
+from bot.retry import RetryPolicy
 from bot.secrets import Secret
 from bot.service import ImageService
-from bot.transport import RetryPolicy, Transport
+from bot.transport import Transport
 
 
 def build(settings: Settings, session: aiohttp.ClientSession) -> Parts:
@@ -73,7 +74,10 @@ def images_client(session: aiohttp.ClientSession, settings: Settings) -> ImagesC
         retry=RetryPolicy(settings.max_attempts, settings.retry_deadline),
     )
     return ImagesClient(
-        transport, profile=settings.profile, max_result_bytes=settings.max_result_bytes
+        transport,
+        profile=settings.profile,
+        max_result_bytes=settings.max_result_bytes,
+        partial_images=settings.preview_partial_images,
     )
 
 

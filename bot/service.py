@@ -12,7 +12,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import aiohttp
 
@@ -32,7 +33,8 @@ from bot.images.errors import ContentPolicyViolation, ImagesError
 from bot.images.profiles import ModelProfile
 from bot.images.requests import ImageOptions, InputImage
 from bot.images.results import ImagesResult
-from bot.limits import Limiter, Policy, Reservation, RolePolicies, Usage
+from bot.images.stream import OnPartial
+from bot.limits import Limiter, Policy, Reservation, RolePolicies, Usage, Withdrawal, Withdrawn
 from bot.limits.queue import PositionCallback
 from bot.memory import BUDGET_BYTES, RESULT_WAIT_MAX, MemoryBudget, result_bytes
 from bot.moderation import (
@@ -83,14 +85,32 @@ class Upload:
     content_type: str | None = None
 
 
+Stage = Literal["generating", "posting", "stopped"]
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One command's run: who asked, the quota held for it, and who hears its place in line."""
+    """One command's run: who asked, the quota held for it, who hears its place in line, its
+    stages (its turn came: "generating"; the images are in: "posting"; it failed or was
+    cancelled: "stopped") and its previews, and
+    its way out of the line while it waits (`withdrawal`, a member's Cancel)."""
 
     member: Member
     held: Reservation
     on_position: PositionCallback | None = None
     tracked: TrackedJob | None = None  # its record, moved on as it goes (crash recovery)
+    on_stage: Callable[[Stage], Awaitable[object]] | None = None
+    on_partial: OnPartial | None = None
+    withdrawal: Withdrawal = field(default_factory=Withdrawal)
+
+
+class Cancelled(Exception):
+    """The job was withdrawn before its request was sent, so nothing was paid: its quota is
+    refunded. `by`: who withdrew it, as the front named them (e.g. a Discord user id)."""
+
+    def __init__(self, by: object) -> None:
+        super().__init__("cancelled before the request was sent")
+        self.by = by
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +119,11 @@ class Variation:
 
     result: ImagesResult
     note: str | None
+
+
+async def _tell(job: Job, stage: Stage) -> None:
+    if job.on_stage is not None:
+        await job.on_stage(stage)
 
 
 def _not_from_discord(upload: Upload, refused: DownloadRefused) -> str:
@@ -255,7 +280,9 @@ class ImageService:
         """Images from a prompt."""
         async with job.held:
             await self._moderate(prompt)
-            request = functools.partial(self.client.generate, prompt=prompt)
+            request = functools.partial(
+                self.client.generate, prompt=prompt, on_partial=job.on_partial
+            )
             return await self._call(job, options, request)
 
     async def edit(
@@ -266,7 +293,11 @@ class ImageService:
             await self._moderate(prompt)
             prepared, prepared_mask = await self._prepare_edit(image, mask)
             request = functools.partial(
-                self.client.edit, images=[prepared], mask=prepared_mask, prompt=prompt
+                self.client.edit,
+                images=[prepared],
+                mask=prepared_mask,
+                prompt=prompt,
+                on_partial=job.on_partial,
             )
             return await self._call(job, options, request)
 
@@ -281,7 +312,10 @@ class ImageService:
             else:
                 prepared, _ = await self._prepare_edit(image, None)
                 request = functools.partial(
-                    self.client.edit, images=[prepared], prompt=VARIATION_PROMPT
+                    self.client.edit,
+                    images=[prepared],
+                    prompt=VARIATION_PROMPT,
+                    on_partial=job.on_partial,
                 )
                 note = VARIATION_NOTE
             result = await self._call(job, options, request)
@@ -320,20 +354,28 @@ class ImageService:
         for the answer; the reservation is committed once the images are in. The job's record
         says "sent" before the request goes and keeps the images once they are in, so that a
         crash in between is resolved as the API would charge it (bot.records)."""
-        async with self._turn(job.member, options.n, job.on_position):
-            if job.tracked is not None:
-                await job.tracked.sending()
-            try:
-                result = await request(
-                    user=job.member.key, options=options, before_reading=self._room_for(options)
-                )
-            except ImagesError as err:
-                if err.maybe_paid:  # charged as the API charges a request it carried out
-                    await job.held.commit()
-                raise
+        try:
+            async with self._turn(job, options.n):
+                await _tell(job, "generating")
+                if job.tracked is not None:
+                    await job.tracked.sending()
+                try:
+                    result = await request(
+                        user=job.member.key,
+                        options=options,
+                        before_reading=self._room_for(options),
+                    )
+                except ImagesError as err:
+                    if err.maybe_paid:  # charged as the API charges a request it carried out
+                        await job.held.commit()
+                    raise
+        except BaseException:
+            await _tell(job, "stopped")
+            raise
         if job.tracked is not None:
             await job.tracked.answered(_owed(result), request_id=result.request_id)
         await job.held.commit()
+        await _tell(job, "posting")
         return result
 
     def _room_for(self, options: ImageOptions) -> Callable[[], Awaitable[None]]:
@@ -343,12 +385,12 @@ class ImageService:
         return functools.partial(self.memory.take, need, timeout=self._room_wait)
 
     @asynccontextmanager
-    async def _turn(
-        self, member: Member, images: int, on_position: PositionCallback | None
-    ) -> AsyncIterator[None]:
+    async def _turn(self, job: Job, images: int) -> AsyncIterator[None]:
         """A running place and budget for the upstream call, inside which the Images API's
         own content-policy refusal becomes the third screening layer's. A member who was
-        told a queue position hears position 0 when their turn comes."""
+        told a queue position hears position 0 when their turn comes. A job withdrawn before
+        its turn raises `Cancelled`."""
+        on_position = job.on_position
         told = False
         listener: PositionCallback | None = None
         if on_position is not None:
@@ -360,10 +402,15 @@ class ImageService:
                 await report(position)
 
         # No callback when nobody listens: the queue then skips working out places at all.
-        async with self.limiter.turn(member.key, images=images, on_position=listener):
-            if told and on_position is not None:
-                await on_position(0)
-            try:
-                yield
-            except ContentPolicyViolation as exc:
-                raise refused_by_provider(exc) from exc
+        try:
+            async with self.limiter.turn(
+                job.member.key, images=images, on_position=listener, withdrawal=job.withdrawal
+            ):
+                if told and on_position is not None:
+                    await on_position(0)
+                try:
+                    yield
+                except ContentPolicyViolation as exc:
+                    raise refused_by_provider(exc) from exc
+        except Withdrawn as withdrawn:
+            raise Cancelled(withdrawn.by) from None

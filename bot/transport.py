@@ -15,28 +15,30 @@ last byte was handed to it: retried by the policy; an error status (429 not quot
 a timeout, a reset, or a 2xx answer cut short, too large or unreadable: the images may exist
 and be billed, so the failure is `maybe_paid`, never retried (unless the call is
 `idempotent`); the caller tells the member and charges as the API would.
+
+A streamed answer (`read_lines`, server-sent events) follows the same rule once its 200 has
+begun: it is never sent again. Its `error` event is the server's own word that no image was
+made (not charged, not retried); a stream cut off, ending before its final event, or holding
+an unreadable event may have been carried out, so it is `maybe_paid` (bot.images.stream).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import math
-import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import aiohttp
-import aiohttp.payload
-from aiohttp.abc import AbstractStreamWriter
 
 from bot.downloads import DownloadTooLarge, download, read_capped
+from bot.retry import CoolDown, RetryPolicy, server_wait
 from bot.secrets import Secret
+from bot.wire import Fields, Upload, WatchedBody, answer_lines, request_body
 
 log = logging.getLogger(__name__)
 
@@ -136,106 +138,10 @@ class APIFailure(Exception):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How many attempts, within how long, and how long to wait between them.
-
-    `deadline` is in seconds from the first attempt; the waits are capped exponential backoff
-    with full jitter, never shorter than a wait the server asked for.
-    """
-
-    max_attempts: int = 3
-    deadline: float = 300.0
-    backoff_base: float = 0.5
-    backoff_cap: float = 20.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be 1 or more")
-
-    def deadline_from(self, start: float) -> float:
-        """The `time.monotonic()` value past which no attempt starts."""
-        return start + self.deadline
-
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: a random wait up to the capped exponential step after `attempt`."""
-        step = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(0.0, step)
-
-    def next_wait(
-        self, attempt: int, *, deadline_at: float, server_wait: float | None = None
-    ) -> float | None:
-        """The wait before the attempt after `attempt`, or None when the policy gives up:
-        the attempts are used up, or the wait would end past `deadline_at`."""
-        wait = max(server_wait or 0.0, self.backoff(attempt))
-        if attempt >= self.max_attempts or time.monotonic() + wait > deadline_at:
-            return None
-        return wait
-
-
-class CoolDown:
-    """A pause shared by every call of one transport: nobody sends before it ends."""
-
-    def __init__(self) -> None:
-        self._until = 0.0  # time.monotonic() value
-
-    def extend(self, seconds: float) -> None:
-        self._until = max(self._until, time.monotonic() + seconds)
-
-    def remaining(self) -> float:
-        return max(0.0, self._until - time.monotonic())
-
-    async def wait(self, deadline: float) -> bool:
-        """Sleep until the pause is over; False at once if it lasts past `deadline`."""
-        # A loop, because another call may extend the pause while this one sleeps.
-        while (until := self._until) > (now := time.monotonic()):
-            if until > deadline:
-                return False
-            await asyncio.sleep(until - now)
-        return True
-
-
-def server_wait(headers: Mapping[str, str]) -> float | None:
-    """The wait the server asked for: `retry-after-ms`, else `Retry-After` (seconds or a date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            seconds = float(raw_ms) / 1000
-        except ValueError:
-            pass
-        else:
-            if math.isfinite(seconds) and seconds >= 0:
-                return seconds
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-class Upload(Protocol):
-    """A file to send in a multipart body."""
-
-    @property
-    def data(self) -> bytes: ...
-
-    @property
-    def filename(self) -> str: ...
-
-    @property
-    def content_type(self) -> str: ...
-
-
-Fields = Mapping[str, str | int]
 BeforeReading = Callable[[], Awaitable[object]]
 """Awaited when a successful answer has arrived, before its body is read."""
+ReadLines = Callable[[AsyncIterator[bytes]], Awaitable[object]]
+"""Reads a successful answer's body line by line as it arrives (a server-sent event stream)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,12 +227,17 @@ class Transport:
         what: str,
         before_reading: BeforeReading | None = None,
         idempotent: bool = False,
+        read_lines: ReadLines | None = None,
     ) -> Answer:
         """POST `fields` (JSON, or multipart with `files`), retrying as the policy allows.
 
         `what` names the call in the log; `max_body` caps the answer's size. `idempotent`:
         asking again costs nothing and changes nothing (moderation), so a lost answer is
-        retried too. Raises the last `APIFailure` when the policy gives up.
+        retried too. `read_lines`: a successful answer is a stream, handed over line by line
+        as it arrives (within `max_body` in all) instead of being read whole; the `Answer` then
+        has an empty body. A failure while it streams is "maybe paid", like a cut-short body;
+        an `APIFailure` that `read_lines` raises (the stream's own error event) ends the call
+        as it is. Raises the last `APIFailure` when the policy gives up.
         """
         deadline_at = self.retry.deadline_from(time.monotonic())
         last: APIFailure | None = None
@@ -337,7 +248,9 @@ class Transport:
                 raise last or APIFailure("rate_limited", retry_after=self._cool_down.remaining())
             began, outcome = self._observe_start(what), "cancelled"
             try:
-                answer = await self._post_once(path, fields, files, max_body, before_reading)
+                answer = await self._post_once(
+                    path, fields, files, max_body, before_reading, read_lines
+                )
                 outcome = "ok"
                 return answer
             except APIFailure as failure:
@@ -365,8 +278,9 @@ class Transport:
         files: Sequence[tuple[str, Upload]],
         max_body: int,
         before_reading: BeforeReading | None,
+        read_lines: ReadLines | None = None,
     ) -> Answer:
-        body = _WatchedBody(_body(fields, files))
+        body = WatchedBody(request_body(fields, files))
         status: int | None = None
         request_id: str | None = None
         try:
@@ -380,6 +294,11 @@ class Transport:
                 if before_reading is not None and 200 <= status < 300:
                     await before_reading()
                 try:
+                    # A server that ignores `stream` answers JSON: read as usual.
+                    streamed = response.content_type == "text/event-stream"
+                    if read_lines is not None and streamed and 200 <= status < 300:
+                        await _read_stream(read_lines, response, max_body)
+                        return Answer(status, response.headers, bytearray())
                     answer = Answer(status, response.headers, await read_capped(response, max_body))
                 except DownloadTooLarge:
                     raise APIFailure(
@@ -456,6 +375,40 @@ class Transport:
         return wait
 
 
+async def _read_stream(
+    read_lines: ReadLines, response: aiohttp.ClientResponse, max_body: int
+) -> None:
+    try:
+        await read_lines(answer_lines(response.content, max_body))
+    except APIFailure as failure:  # the stream's own verdict: note whose answer it was
+        failure.request_id = failure.request_id or response.headers.get("x-request-id")
+        raise
+
+
+def stream_failure(error: Mapping[str, Any]) -> APIFailure:
+    """The failure a stream's `error` event stands for (its data is the API's `Error` object).
+
+    The answer had begun with a 200, so the request was carried out as far as the server got:
+    it is never sent again (`should_retry=False`), but the server said it made no image, so it
+    is not "maybe paid" either. A content-policy or quota code keeps its meaning.
+    """
+    code, error_type = _text(error.get("code")), _text(error.get("type"))
+    kind: FailureKind = "server_error"
+    if code in _POLICY_CODES:
+        kind = "content_policy"
+    elif code in _QUOTA_CODES or error_type in _QUOTA_CODES:
+        kind = "quota"
+    message = error.get("message")
+    return APIFailure(
+        kind,
+        status=200,
+        code=code,
+        param=_text(error.get("param")),
+        api_message=safe_api_message(message if isinstance(message, str) else None),
+        should_retry=False,
+    )
+
+
 def _next_step(failure: APIFailure, wait: float | None) -> str:
     if failure.maybe_paid:
         return "not sent again: the request arrived whole and may have been carried out"
@@ -482,46 +435,6 @@ def _kind(status: int, code: str | None, error_type: str | None) -> FailureKind:
     if status >= 500:
         return "server_error"
     return "invalid_request"
-
-
-def _body(fields: Fields, files: Sequence[tuple[str, Upload]]) -> aiohttp.payload.Payload:
-    """A JSON body, or a fresh multipart form (aiohttp empties a form once it is sent)."""
-    if not files:
-        return aiohttp.payload.BytesPayload(
-            json.dumps(fields).encode(), content_type="application/json"
-        )
-    form = aiohttp.FormData()
-    for name, value in fields.items():
-        form.add_field(name, str(value))
-    for name, upload in files:
-        form.add_field(
-            name, upload.data, filename=upload.filename, content_type=upload.content_type
-        )
-    return form()
-
-
-class _WatchedBody(aiohttp.payload.Payload):
-    """A request body that notes when its last byte was handed to the connection: from then
-    on the server may carry the request out, whatever becomes of its answer."""
-
-    def __init__(self, inner: aiohttp.payload.Payload) -> None:
-        super().__init__(inner, headers=inner.headers)
-        self._inner = inner
-        self._size = inner.size
-        self.sent = False
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        return self._inner.decode(encoding, errors)
-
-    async def write(self, writer: AbstractStreamWriter) -> None:
-        await self._inner.write(writer)
-        self.sent = True
-
-    async def write_with_length(
-        self, writer: AbstractStreamWriter, content_length: int | None
-    ) -> None:
-        await self._inner.write_with_length(writer, content_length)
-        self.sent = True
 
 
 def _text(value: object) -> str | None:

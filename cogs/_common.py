@@ -23,6 +23,7 @@ from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.errors import InvalidInput, Said
+from bot.front import progress
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
 from bot.front.handover import offer_owed
@@ -30,7 +31,6 @@ from bot.front.tracking import settle_soon, track_job
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
-from bot.limits import PositionCallback, queue_place
 from bot.moderation.events import Generated
 from bot.service import Job, Member, Upload, Variation
 from cogs.modlog import result_view
@@ -329,7 +329,16 @@ async def start_job(
         if tracked is not None:
             await asyncio.shield(settle_soon(bot, tracked, failed=True))
         raise
-    return Job(member, held, on_position=position_reporter(bot, interaction), tracked=tracked)
+    shown = progress.track(bot, interaction, estimated_wait=bot.limiter.estimated_wait)
+    return Job(
+        member,
+        held,
+        on_position=shown.on_position,
+        on_stage=shown.on_stage,
+        on_partial=shown.on_partial,
+        withdrawal=shown.withdrawal,
+        tracked=tracked,
+    )
 
 
 async def run_job(
@@ -365,24 +374,6 @@ async def run_job(
     finally:
         if job.tracked is not None:
             await asyncio.shield(settle_soon(bot, job.tracked, failed=failed))
-
-
-def position_reporter(bot: ImagineBot, interaction: discord.Interaction) -> PositionCallback:
-    """Shows a queued job's place in line, and when it should start, in its deferred
-    message, as it moves."""
-
-    async def show(position: int) -> None:
-        if position == 0:
-            text = "It's your turn: making your images now…"
-        else:
-            wait = bot.limiter.estimated_wait(position)
-            text = queue_place(position, starts_at=time.time() + wait)
-        try:
-            await interaction.edit_original_response(content=text)
-        except discord.HTTPException:
-            log.debug("could not show the queue position of interaction %s", interaction.id)
-
-    return show
 
 
 def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:

@@ -45,6 +45,9 @@ OPERATOR_ONLY = (
     "bot/front/doctor",
     # Job records (what the log and the database read) and the Prometheus metrics' help texts.
     "bot/records/",
+    # Stream parsing's failure reasons (logged) and the queue's withdrawal (data only).
+    "bot/images/stream.py",
+    "bot/limits/withdrawal.py",
     "bot/front/tracking.py",
     "bot/metrics.py",
     "cogs/metrics.py",

@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.retry import RetryPolicy, server_wait
 from bot.secrets import Secret
-from bot.transport import APIFailure, RetryPolicy, Transport, safe_api_message, server_wait
+from bot.transport import APIFailure, Transport, safe_api_message
 from tests.fakes._server import LoopbackServer
 
 KEY = "sk-proj-" + "tr4nsportKey" * 4

@@ -66,6 +66,7 @@ class Settings:
     image_response_format: ResponseFormat = _declared(t.IMAGE_RESPONSE_FORMAT)
     request_timeout: float = _declared(t.IMAGES_TIMEOUT_SECONDS)
     max_attempts: int = _declared(t.IMAGES_MAX_ATTEMPTS)
+    preview_partial_images: int = _declared(t.PREVIEW_PARTIAL_IMAGES)
     retry_deadline: float = _declared(t.IMAGES_RETRY_DEADLINE_SECONDS)
     user_id_salt: Secret | None = _declared(t.USER_ID_SALT)
     data_dir: Path = t.DATA_DIR.default

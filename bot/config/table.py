@@ -94,6 +94,14 @@ IMAGES_TIMEOUT_SECONDS = Setting(
     "seconds to wait for one answer from the Images API (an answer lost after the request "
     "was sent is charged and never retried)",
 )
+# Live previews on the GPT image models: the answer is streamed and the "thinking" message
+# shows each partial picture. Each partial image is billed as extra output tokens (the
+# `usage` of the final event shows how many); 0 turns previews (and streaming) off.
+PREVIEW_PARTIAL_IMAGES = Setting(
+    "PREVIEW_PARTIAL_IMAGES", IMAGES_API, 2, p.int_between(0, 3), "0 to 3",
+    "GPT image models, one image asked for: partial pictures shown while it is made (each "
+    "costs extra output tokens; 0 turns previews off)",
+)
 IMAGES_MAX_ATTEMPTS = Setting(
     "IMAGES_MAX_ATTEMPTS", IMAGES_API, 3, p.positive_int, WHOLE_NUMBER,
     "tries per request on 429 (not quota), server errors and network failures",

@@ -35,6 +35,7 @@ EXTENSIONS = (
     "cogs.modlog",
     "cogs.metrics",
     "cogs.outbox",
+    "cogs.cancel",
 )
 
 

@@ -30,7 +30,7 @@ from bot.front.i18n import text
 from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE
 from bot.front.undelivered import save_rest
 from bot.images.results import ImagesResult
-from bot.transport import RetryPolicy
+from bot.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -222,7 +222,8 @@ async def _take_down_thinking(interaction: discord.Interaction) -> None:
 
 
 async def _edit_thinking(interaction: discord.Interaction, content: str) -> None:
-    await interaction.edit_original_response(content=content)
+    # Without the live preview's picture and the Cancel button: the note only says "posting".
+    await interaction.edit_original_response(content=content, attachments=[], view=None)
 
 
 async def _send_followup(

@@ -22,6 +22,7 @@ from bot.front.interactions import command_name
 from bot.front.replies import apology, reply_privately
 from bot.moderation import PromptRefused
 from bot.moderation.events import Refused
+from bot.service import Cancelled
 from bot.state import is_outage as is_state_outage
 
 if TYPE_CHECKING:
@@ -83,6 +84,10 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
                 "interaction): nothing done, nothing charged",
                 command_name(interaction),
             )
+            return
+        if isinstance(original, Cancelled):
+            # Refunded, and the Cancel click already said so on the job's message.
+            log.info("/%s cancelled before it was sent", command_name(interaction))
             return
         try:
             text = self._describe(interaction, error)

@@ -23,11 +23,13 @@ from bot.images.probe import ImageInfo, probe
 from bot.images.profiles import MiB, ModelProfile, Operation
 from bot.images.requests import ImageOptions, InputImage
 from bot.images.results import GeneratedImage, ImagesResult, Usage
+from bot.images.stream import ImageStream, OnPartial
 from bot.transport import APIFailure, BeforeReading, CallObserver, Transport
 
 log = logging.getLogger(__name__)
 
 _DEFAULT_OPTIONS = ImageOptions()
+_Fields = dict[str, str | int | bool]
 _RESULT_FORMATS = frozenset({"png", "jpeg", "webp"})
 
 
@@ -37,9 +39,10 @@ class _Request:
 
     operation: Operation
     path: str
-    fields: dict[str, str | int]
+    fields: _Fields
     files: tuple[tuple[str, InputImage], ...] = ()
     before_reading: BeforeReading | None = None
+    on_partial: OnPartial | None = None  # set: the answer is streamed, previews and all
 
 
 class ImagesClient:
@@ -51,10 +54,13 @@ class ImagesClient:
         *,
         profile: ModelProfile,
         max_result_bytes: int = 50 * MiB,
+        partial_images: int = 0,
     ) -> None:
         self._transport = transport
         self._profile = profile
         self._max_result_bytes = max_result_bytes
+        # Previews asked of a streamed answer (0-3; 0: never stream). Each costs output tokens.
+        self.partial_images = partial_images if profile.streams else 0
 
     def observe(self, observer: CallObserver | None) -> None:
         """Tell `observer` of every attempt at the API (metrics)."""
@@ -86,16 +92,43 @@ class ImagesClient:
         user: str,
         options: ImageOptions = _DEFAULT_OPTIONS,
         before_reading: BeforeReading | None = None,
+        on_partial: OnPartial | None = None,
     ) -> ImagesResult:
         """Create images from a prompt (`POST /images/generations`, JSON).
 
         `before_reading` (every method): awaited once the answer has arrived, before the
-        images are read, e.g. to wait until there is memory for them.
+        images are read, e.g. to wait until there is memory for them. `on_partial` (here and
+        `edit`): told each preview of a streamed answer (see `streams`).
         """
         fields = self._fields("generate", prompt=prompt, user=user, options=options)
         return await self._create(
-            _Request("generate", "/images/generations", fields, before_reading=before_reading)
+            _Request(
+                "generate",
+                "/images/generations",
+                fields,
+                before_reading=before_reading,
+                on_partial=self._streamed(fields, options, on_partial),
+            )
         )
+
+    def streams(self, options: ImageOptions) -> bool:
+        """Whether a request with `options` is streamed with previews: the model streams,
+        previews are on, and one image is asked for (the stream's events do not say which of
+        several images a preview belongs to)."""
+        return self.partial_images > 0 and options.n == 1
+
+    def _streamed(
+        self,
+        fields: _Fields,
+        options: ImageOptions,
+        on_partial: OnPartial | None,
+    ) -> OnPartial | None:
+        """`on_partial` if the request streams, with the fields that ask for it."""
+        if on_partial is None or not self.streams(options):
+            return None
+        fields["stream"] = True
+        fields["partial_images"] = self.partial_images
+        return on_partial
 
     async def edit(
         self,
@@ -106,6 +139,7 @@ class ImagesClient:
         mask: InputImage | None = None,
         options: ImageOptions = _DEFAULT_OPTIONS,
         before_reading: BeforeReading | None = None,
+        on_partial: OnPartial | None = None,
     ) -> ImagesResult:
         """Edit or combine images guided by a prompt (`POST /images/edits`, multipart)."""
         profile = self._profile
@@ -122,8 +156,9 @@ class ImagesClient:
         files = [(name, image) for image in images]
         if mask is not None:
             files.append(("mask", mask))
+        streamed = self._streamed(fields, options, on_partial)
         return await self._create(
-            _Request("edit", "/images/edits", fields, tuple(files), before_reading)
+            _Request("edit", "/images/edits", fields, tuple(files), before_reading, streamed)
         )
 
     async def create_variation(
@@ -144,10 +179,10 @@ class ImagesClient:
 
     def _fields(
         self, operation: Operation, *, prompt: str | None, user: str, options: ImageOptions
-    ) -> dict[str, str | int]:
+    ) -> _Fields:
         """The request's fields: only those the profile accepts, and `model` always."""
         profile = self._profile
-        fields: dict[str, str | int] = {"model": profile.model}
+        fields: _Fields = {"model": profile.model}
         if prompt is not None:
             fields["prompt"] = prompt
         fields["n"] = options.n
@@ -169,9 +204,13 @@ class ImagesClient:
 
     async def _create(self, request: _Request) -> ImagesResult:
         started = time.monotonic()
-        # Room for n images at the size cap, base64-encoded, plus the JSON around them.
-        n = int(request.fields.get("n", 1))
+        # Room for n images (or the previews and the image) at the size cap, base64-encoded,
+        # plus the JSON around them.
+        n = int(request.fields.get("n", 1)) + int(request.fields.get("partial_images", 0))
         max_body = max(n, 1) * self._max_result_bytes * 4 // 3 + MiB
+        stream = None
+        if request.on_partial is not None:
+            stream = ImageStream(request.operation, request.on_partial, decode_base64)
         try:
             answer = await self._transport.post(
                 request.path,
@@ -180,11 +219,14 @@ class ImagesClient:
                 max_body=max_body,
                 what=f"Images API {request.operation}",
                 before_reading=request.before_reading,
+                read_lines=stream.read if stream is not None else None,
             )
         except APIFailure as failure:
             # Keep what caused the failure (a dropped connection's aiohttp error, say).
             raise images_error(failure) from failure.__cause__
         request_id = answer.request_id
+        if stream is not None and stream.completed is not None:  # else it answered JSON
+            return await self._streamed_result(stream.completed, request_id, started)
         try:
             payload = await asyncio.to_thread(parse_answer, answer.body)
         except ValueError as exc:
@@ -204,6 +246,21 @@ class ImagesClient:
             created=created if _is_int(created) else int(time.time()),
             model=self._profile.model,
             usage=_usage(payload.get("usage")),
+            request_id=request_id,
+            upstream_seconds=time.monotonic() - started,
+        )
+
+    async def _streamed_result(
+        self, completed: dict[str, Any], request_id: str | None, started: float
+    ) -> ImagesResult:
+        """The result of a streamed answer: its `completed` event's one image and usage."""
+        image = await self._read_image(completed, request_id)
+        created = completed.get("created_at")
+        return ImagesResult(
+            images=(image,),
+            created=created if _is_int(created) else int(time.time()),
+            model=self._profile.model,
+            usage=_usage(completed.get("usage")),
             request_id=request_id,
             upstream_seconds=time.monotonic() - started,
         )

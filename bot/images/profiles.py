@@ -66,6 +66,8 @@ class ModelProfile:
     # What to ask for in `response_format` where the family accepts it; None: never sent.
     response_format: ResponseFormat | None
     sends_safety_identifier: bool = False
+    # Answers as server-sent events with previews (`stream`, `partial_images`) when asked.
+    streams: bool = False
     notes: tuple[str, ...] = field(default=())
 
     def accepts(self, operation: Operation, name: str) -> bool:
@@ -152,6 +154,7 @@ def _gpt_profile(
         mask_required=False,
         input=_GPT_INPUT,
         response_format=None,
+        streams=True,
         notes=("GPT image models always return base64 and answer 400 to response_format.",),
     )
 

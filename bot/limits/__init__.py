@@ -15,7 +15,7 @@ from bot.limits.errors import (
 )
 from bot.limits.limiter import INTERACTION_WINDOW_SECONDS, Limiter, queue_capacity
 from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies, Window
-from bot.limits.queue import FairQueue, Place, PositionCallback
+from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal, Withdrawn
 from bot.limits.quota import MemberQuotas, Reservation, Usage, WindowUsage
 from bot.limits.store import Store, open_store
 
@@ -43,6 +43,8 @@ __all__ = [
     "Usage",
     "Window",
     "WindowUsage",
+    "Withdrawal",
+    "Withdrawn",
     "open_store",
     "queue_capacity",
     "queue_place",

@@ -31,7 +31,7 @@ from typing import Any
 from bot.limits.budget import BUDGET_WINDOW_SECONDS, DEFAULT_IMAGES_PER_MINUTE, GlobalBudget
 from bot.limits.errors import QueueFull
 from bot.limits.policy import DAY_SECONDS, Policy
-from bot.limits.queue import FairQueue, Place, PositionCallback
+from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal
 from bot.limits.quota import MemberQuotas, Reservation, Usage
 from bot.limits.store import Store
 from bot.limits.timing import Clock, Sleep
@@ -186,11 +186,16 @@ class Limiter:
 
     @asynccontextmanager
     async def turn(
-        self, member_key: str, *, images: int, on_position: PositionCallback | None = None
+        self,
+        member_key: str,
+        *,
+        images: int,
+        on_position: PositionCallback | None = None,
+        withdrawal: Withdrawal | None = None,
     ) -> AsyncIterator[None]:
         """Wait in the fair queue for a running place and the budget for `images`, then hold
         the place until the block ends (the reservation is the caller's to settle). Uses the
-        place this request's `check_room` took, if any."""
+        place this request's `check_room` took, if any. `withdrawal`: see `FairQueue.turn`."""
         request = self._request(create=False)
         place = None
         if request is not None:
@@ -204,6 +209,7 @@ class Limiter:
             on_position=on_position,
             place=place,
             images=images,
+            withdrawal=withdrawal,
         ):
             yield
 

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from bot.limits.errors import QueueFull, TooManyWaiting
 from bot.limits.places import PlaceTeller, PositionCallback
 from bot.limits.timing import Clock, Sleep
+from bot.limits.withdrawal import Withdrawal, Withdrawn
 
-__all__ = ["Admit", "FairQueue", "Place", "PositionCallback"]
+__all__ = ["Admit", "FairQueue", "Place", "PositionCallback", "Withdrawal", "Withdrawn"]
 
 Admit = Callable[[], Awaitable[float | None]]
 """Tries to let the job at the front go: None when it may, else when to try again (epoch s)."""
@@ -58,6 +59,8 @@ class _Job:
     ready: bool = True
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     queued: bool = True  # waiting; False once it started or left
+    withdrawal: Withdrawal | None = None
+    admitting: bool = False  # the budget is being asked for this job now
 
 
 class Place:
@@ -217,6 +220,7 @@ class FairQueue:
         on_position: PositionCallback | None = None,
         place: Place | None = None,
         images: int = 1,
+        withdrawal: Withdrawal | None = None,
     ) -> AsyncIterator[None]:
         """Wait for this job's turn, then hold one of the running places until the block ends.
 
@@ -226,7 +230,8 @@ class FairQueue:
         the queue's cap on such reports; never for a job that goes without waiting. It runs in
         a task of its own; an edit in progress when the turn comes is finished before the block
         starts. Cancelling the wait leaves the queue. With a `place` from `join`, the job keeps
-        it (no check again); `images` weighs the job in the wait estimates.
+        it (no check again); `images` weighs the job in the wait estimates. `withdrawal`: the
+        job leaves the line when it is withdrawn, and the block raises `Withdrawn`.
         """
         if place is None:
             self.check_room(member_key)
@@ -236,6 +241,9 @@ class FairQueue:
             job = place._job
             if job.member != member_key or not job.queued or job.ready:
                 raise ValueError("that place is not this member's, or was already used")
+        job.withdrawal = withdrawal
+        if withdrawal is not None:
+            withdrawal.attach(job)
         self._ready(job, on_position)
         asked = self._clock()
         try:
@@ -261,13 +269,15 @@ class FairQueue:
         while True:
             # Cleared before reading the state, so no change after this point is missed.
             job.wakeup.clear()
+            if job.withdrawal is not None and job.withdrawal.withdrawn:
+                raise Withdrawn(job.withdrawal.by)
             retry_at: float | None = None
             if self._may_go(job):
-                self._admitting = True
+                self._admitting = job.admitting = True
                 try:
                     retry_at = await admit() if admit is not None else None
                 finally:
-                    self._admitting = False
+                    self._admitting = job.admitting = False
                 self._held_back = retry_at is not None
                 if retry_at is None:
                     self._start(job)
@@ -331,6 +341,8 @@ class FairQueue:
         self._changed(wake_front=False)
 
     def _start(self, job: _Job) -> None:
+        if job.withdrawal is not None:
+            job.withdrawal.started = True
         # Served first, so that the member's next job is ranked once, by this turn.
         self._running[job.member] = self._running.get(job.member, 0) + 1
         self._running_count += 1

@@ -17,7 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.moderation.errors import ModerationUnavailable
-from bot.transport import APIFailure, RetryPolicy, Transport
+from bot.retry import RetryPolicy
+from bot.transport import APIFailure, Transport
 
 log = logging.getLogger(__name__)
 

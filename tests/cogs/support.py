@@ -109,13 +109,19 @@ def never_public(interaction: FakeInteraction) -> None:
     assert all(m.ephemeral for m in interaction.followups), "a public followup"
 
 
+def is_result(seen: SeenMessage) -> bool:
+    """A message with images that are not live previews."""
+    return any(not file.filename.startswith("preview.") for file in seen.files)
+
+
 async def result(interaction: FakeInteraction, timeout: float = 10.0) -> SeenMessage:
     """The public message holding the images: a new message posted after a private
     deferral, whose "thinking..." message is then removed."""
     response = await interaction.wait_for_response()
     assert response.type == 5
     assert response.ephemeral, "an image command defers privately"
-    seen = await interaction.wait_for_final(timeout=timeout, predicate=lambda s: bool(s.files))
+    # A live preview (bot.front.progress) carries a file too, but it is not the result.
+    seen = await interaction.wait_for_final(timeout=timeout, predicate=is_result)
     assert not seen.ephemeral
     return seen
 

@@ -151,12 +151,11 @@ async def test_mentions_in_a_prompt_never_ping(
         interaction = await fake_discord.invoke("imagine", {"prompt": prompt})
         seen = await result(interaction)
     assert "@everyone" in seen.content
-    [post] = [
-        r
-        for r in fake_discord.requests
-        if r.method == "POST" and r.path.startswith("/webhooks/") and r.files
-    ]
-    assert post.json["allowed_mentions"] == {"parse": []}
+    # The result (a new message), and the live previews before it (issue 12, edits of the
+    # private "thinking" message): every message with files has mentions off.
+    with_files = [r for r in fake_discord.requests if r.path.startswith("/webhooks/") and r.files]
+    assert [r.method for r in with_files].count("POST") == 1
+    assert all(r.json["allowed_mentions"] == {"parse": []} for r in with_files)
 
 
 async def test_a_6000_character_prompt_fits_a_2000_character_message(

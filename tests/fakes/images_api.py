@@ -36,6 +36,7 @@ from PIL import Image
 
 from tests.fakes._server import LoopbackServer
 from tests.fakes.images_api_models import ModelRoutes
+from tests.fakes.images_api_stream import StreamFault, StreamPlan, stream_answer
 from tests.fakes.images_records import (
     EXTENSIONS,
     FILE,
@@ -206,6 +207,12 @@ class FakeImagesAPI(ModelRoutes, LoopbackServer):
         self.file_requests: list[str] = []
         self._files: dict[str, tuple[bytes, str]] = {}
         self._script: deque[_Script] = deque()
+        # Streamed answers (`stream=true`): seconds between events, and faults to play.
+        self.stream_event_delay = 0.0
+        # When each partial image event was written, by request id (time.monotonic()).
+        self.partials_sent: dict[str, list[float]] = {}
+        self.stream_b64: str | None = None  # a picture (base64) every streamed event sends
+        self._stream_faults: deque[tuple[StreamFault, str]] = deque()
         self._ids = itertools.count(1)
         self._arrived = asyncio.Event()  # set at each image request (see wait_for_requests)
         super().__init__()
@@ -301,6 +308,11 @@ class FakeImagesAPI(ModelRoutes, LoopbackServer):
         )
         self._script.extend([script] * times)
 
+    def fail_stream(self, fault: StreamFault, *, code: str = "server_error") -> None:
+        """Break the next streamed answer after its first event, as `fault` says (`code`: the
+        `error` event's code)."""
+        self._stream_faults.append((fault, code))
+
     # --- handlers ---
 
     async def _handle_images(self, request: web.Request) -> web.StreamResponse:
@@ -323,8 +335,44 @@ class FakeImagesAPI(ModelRoutes, LoopbackServer):
             return web.Response()  # never sent: the connection is gone
         if not script.generated:
             return self._answer(script, recorded)
+        if verdict.body.get("stream"):
+            if script.truncate:  # a streamed answer cut short: the connection goes mid-stream
+                self._stream_faults.appendleft(("connection_cut", ""))
+            return await self._stream_images(request, recorded, verdict.body)
         answer = await self._answer_images(recorded, verdict.body, script.headers)
         return await self._cut_short(request, answer) if script.truncate else answer
+
+    async def _stream_images(
+        self, request: web.Request, recorded: RecordedRequest, body: Mapping[str, Any]
+    ) -> web.StreamResponse:
+        size = body.get("size")
+        width, height = (1024, 1024) if size in (None, "auto") else map(int, size.split("x"))
+        output_format = body.get("output_format") or "png"
+        alpha = body.get("background") == "transparent"
+        encoded = await self._stream_picture(width, height, output_format, alpha)
+        fault, code = self._stream_faults.popleft() if self._stream_faults else (None, "")
+        plan = StreamPlan(
+            operation=recorded.operation,
+            body=body,
+            encoded=encoded,
+            usage=_usage(len(recorded.files), int(body.get("n") or 1)),
+            request_id=recorded.request_id,
+            fault=fault,
+            event_delay=self.stream_event_delay,
+            error_code=code or "server_error",
+            on_partial_sent=lambda _index, at: sent.append(at),
+        )
+        sent = self.partials_sent.setdefault(recorded.request_id, [])
+        return await stream_answer(request, plan)
+
+    async def _stream_picture(
+        self, width: int, height: int, output_format: str, alpha: bool
+    ) -> str:
+        """The base64 picture a streamed answer sends (previews and result alike)."""
+        if self.stream_b64 is not None:
+            return self.stream_b64
+        _, encoded = await asyncio.to_thread(_result_image, width, height, output_format, alpha)
+        return encoded
 
     @staticmethod
     async def _cut_short(request: web.Request, answer: web.Response) -> web.StreamResponse:
@@ -523,15 +571,19 @@ class FakeImagesAPI(ModelRoutes, LoopbackServer):
             items.append(item)
         payload: dict[str, Any] = {"created": int(time.time()), "data": items}
         if rules.usage:
-            images = len(request.files)
             payload["output_format"] = output_format
-            payload["usage"] = {
-                "input_tokens": 20 + 100 * images,
-                "output_tokens": 1000 * len(items),
-                "total_tokens": 20 + 100 * images + 1000 * len(items),
-                "input_tokens_details": {"text_tokens": 20, "image_tokens": 100 * images},
-            }
+            payload["usage"] = _usage(len(request.files), len(items))
         return web.json_response(payload, headers={"x-request-id": request.request_id, **headers})
+
+
+def _usage(images_in: int, images_out: int) -> dict[str, Any]:
+    """The `usage` a GPT image model reports for `images_in` pictures in, `images_out` out."""
+    return {
+        "input_tokens": 20 + 100 * images_in,
+        "output_tokens": 1000 * images_out,
+        "total_tokens": 20 + 100 * images_in + 1000 * images_out,
+        "input_tokens_details": {"text_tokens": 20, "image_tokens": 100 * images_in},
+    }
 
 
 def _failure(

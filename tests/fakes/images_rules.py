@@ -318,7 +318,7 @@ def _check_size_and_quality(
 
 
 def _check_output(body: Mapping[str, Any]) -> ApiError | None:
-    """Compression, transparency and streaming against the output format."""
+    """Compression and transparency against the output format."""
     output_format = body.get("output_format") or "png"
     compression = body.get("output_compression")
     if compression is not None and (not 0 <= compression <= 100 or output_format == "png"):
@@ -335,8 +335,6 @@ def _check_output(body: Mapping[str, Any]) -> ApiError | None:
             param="background",
             code="invalid_value",
         )
-    if body.get("stream"):
-        return ApiError(400, "The fake does not stream; the bot never asks for it.", param="stream")
     return None
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from bot.images.client import ImagesClient
 from bot.images.profiles import Family, MiB, ResponseFormat, build_profile
+from bot.retry import RetryPolicy
 from bot.secrets import Secret
-from bot.transport import RetryPolicy, Transport
+from bot.transport import Transport
 from tests.fakes.images_api import FakeImagesAPI
 
 API_KEY = "sk-proj-" + "k3yMaterial" * 5  # long and key-like, as OpenAI's are

@@ -23,8 +23,9 @@ from bot.moderation import (
     refused_by_provider,
     screen,
 )
+from bot.retry import RetryPolicy
 from bot.secrets import Secret
-from bot.transport import RetryPolicy, Transport
+from bot.transport import Transport
 from tests.fakes.images_api import FakeImagesAPI
 from tests.fakes.moderation_api import FakeModerationAPI
 from tests.moderation.conftest import API_KEY
