@@ -25,7 +25,9 @@ from discord.ext import commands
 from bot.errors import InvalidInput, Said
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
+from bot.front.explain import say
 from bot.front.handover import offer_owed
+from bot.front.i18n import member_locale
 from bot.front.tracking import settle_soon, track_job
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
@@ -376,7 +378,9 @@ def position_reporter(bot: ImagineBot, interaction: discord.Interaction) -> Posi
             text = "It's your turn: making your images now…"
         else:
             wait = bot.limiter.estimated_wait(position)
-            text = queue_place(position, starts_at=time.time() + wait)
+            text = say(
+                member_locale(interaction), queue_place(position, starts_at=time.time() + wait)
+            )
         try:
             await interaction.edit_original_response(content=text)
         except discord.HTTPException:

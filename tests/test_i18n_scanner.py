@@ -68,8 +68,6 @@ NOT_YET_CONVERTED = frozenset(
         "bot/imaging/masks.py",
         "bot/imaging/messages.py",
         "bot/imaging/prepare.py",
-        "bot/limits/errors.py",
-        "bot/limits/quota.py",
         "bot/moderation/access.py",
         "bot/moderation/client.py",
         "bot/moderation/errors.py",
@@ -80,7 +78,6 @@ NOT_YET_CONVERTED = frozenset(
         "bot/validation.py",
         "cogs/_common.py",
         "cogs/modlog.py",
-        "cogs/quota.py",
         "cogs/settings.py",
     }
 )

@@ -15,7 +15,14 @@ def explain(locale: str | None, error: UserFacingError) -> str:
 
 
 def say(locale: str | None, said: Said) -> str:
-    """One problem in the member's language (a sentence not yet converted stays as it is)."""
+    """One problem in the member's language (a sentence not yet converted stays as it is).
+
+    A field that is itself a `Problem` (a worded part: "3 images", "today") is said first.
+    """
     if isinstance(said, Problem):
-        return text(locale, said.key, **said.fields)
+        fields = {
+            name: say(locale, value) if isinstance(value, Problem) else value
+            for name, value in said.fields.items()
+        }
+        return text(locale, said.key, **fields)
     return said
