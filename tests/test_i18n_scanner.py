@@ -68,17 +68,11 @@ NOT_YET_CONVERTED = frozenset(
         "bot/imaging/masks.py",
         "bot/imaging/messages.py",
         "bot/imaging/prepare.py",
-        "bot/moderation/access.py",
-        "bot/moderation/client.py",
-        "bot/moderation/errors.py",
-        "bot/moderation/screening.py",
         "bot/moderation/settings.py",
         "bot/moderation/terms.py",
         "bot/service.py",
         "bot/validation.py",
         "cogs/_common.py",
-        "cogs/modlog.py",
-        "cogs/settings.py",
     }
 )
 
