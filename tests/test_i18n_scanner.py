@@ -68,8 +68,6 @@ NOT_YET_CONVERTED = frozenset(
         "bot/imaging/masks.py",
         "bot/imaging/messages.py",
         "bot/imaging/prepare.py",
-        "bot/moderation/settings.py",
-        "bot/moderation/terms.py",
         "bot/service.py",
         "bot/validation.py",
         "cogs/_common.py",
