@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -144,6 +144,32 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         shown = describe(words, settings, now=time.time(), limits=self._limits(settings))
         await self._reply(interaction, done + "\n\n" + shown)
 
+    async def _remove(
+        self,
+        interaction: discord.Interaction,
+        kind: Literal["channel", "role"],
+        id_: int,
+        name: str,
+    ) -> None:
+        """Take a channel or role off its allowed list, or say it was not on it."""
+        store, guild_id, words = (
+            self.bot.server_settings,
+            _guild_id(interaction),
+            Words.of(interaction),
+        )
+        before = await store.get(guild_id)
+        if id_ not in (before.allowed_channels if kind == "channel" else before.allowed_roles):
+            await self._reply(interaction, words("settings.not_listed", name=name))
+            return
+        if kind == "channel":
+            settings = await store.disallow_channel(guild_id, id_)
+            left = settings.allowed_channels
+        else:
+            settings = await store.disallow_role(guild_id, id_)
+            left = settings.allowed_roles
+        key = "settings.removed" if left else f"settings.{kind}.removed_last"
+        await self._show(interaction, settings, words(key, name=name))
+
     @app_commands.command(name="show", description="Show this server's image bot settings")
     async def show(self, interaction: discord.Interaction) -> None:
         settings = await self.bot.server_settings.get(_guild_id(interaction))
@@ -164,14 +190,7 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     @channels.command(name="remove", description="Take a channel off the allowed list")
     @app_commands.describe(channel="The channel to take off the allowed list")
     async def channel_remove(self, interaction: discord.Interaction, channel: Allowable) -> None:
-        store, guild_id = self.bot.server_settings, _guild_id(interaction)
-        if channel.id not in (await store.get(guild_id)).allowed_channels:
-            words = Words.of(interaction)
-            await self._reply(interaction, words("settings.not_listed", name=channel.mention))
-            return
-        settings = await store.disallow_channel(guild_id, channel.id)
-        key = "settings.removed" if settings.allowed_channels else "settings.channel.removed_last"
-        await self._show(interaction, settings, Words.of(interaction)(key, name=channel.mention))
+        await self._remove(interaction, "channel", channel.id, channel.mention)
 
     @roles.command(name="add", description="Let members with a role use the image commands")
     @app_commands.describe(role="The role to allow")
@@ -184,14 +203,7 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     @roles.command(name="remove", description="Take a role off the allowed list")
     @app_commands.describe(role="The role to take off the allowed list")
     async def role_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
-        store, guild_id = self.bot.server_settings, _guild_id(interaction)
-        if role.id not in (await store.get(guild_id)).allowed_roles:
-            words = Words.of(interaction)
-            await self._reply(interaction, words("settings.not_listed", name=role.mention))
-            return
-        settings = await store.disallow_role(guild_id, role.id)
-        key = "settings.removed" if settings.allowed_roles else "settings.role.removed_last"
-        await self._show(interaction, settings, Words.of(interaction)(key, name=role.mention))
+        await self._remove(interaction, "role", role.id, role.mention)
 
     # --- blocked terms ---
 
