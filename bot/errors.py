@@ -26,6 +26,19 @@ class Problem:
         return self.key
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A field that lists things ("a, b and c"), joined the way the reader's language joins them.
+
+    `items` are mentions or names (or `Problem`s, said first); `hidden` more are counted at
+    the end ("... and 3 more"); `conjunction` is "and", "or", or None for a plain list.
+    """
+
+    items: tuple[Any, ...]
+    conjunction: str | None = "and"
+    hidden: int = 0
+
+
 Said = Problem | str
 """What an error says: a `Problem`, or (not yet converted) a sentence."""
 

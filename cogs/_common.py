@@ -33,7 +33,7 @@ from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
 from bot.moderation.events import Generated
 from bot.service import Job, Member, Upload, Variation
-from cogs.modlog import result_view
+from cogs.modlog import result_view, server_words
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
@@ -456,7 +456,7 @@ async def post_result(
         result,
         caption,
         data_dir=bot.settings.data_dir,
-        view=result_view(interaction.user.id),
+        view=result_view(interaction.user.id, server_words(interaction)),
     )
     if interaction.guild_id is not None:
         bot.dispatch(

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.front.allowance import describe_usage
 from bot.front.explain import explain
 from bot.front.i18n import text
 from bot.moderation import ServerSettings
@@ -64,7 +65,7 @@ class Help(commands.Cog):
                 masks += "\n" + text(locale, "help.masks.optional")
             embed.add_field(name=text(locale, "help.masks.title"), value=masks, inline=False)
         usage = await self.bot.service.usage(member)
-        allowance = text(locale, "help.allowance.cost") + "\n" + usage.describe()
+        allowance = text(locale, "help.allowance.cost") + "\n" + describe_usage(locale, usage)
         embed.add_field(
             name=text(locale, "help.allowance.title"), value=_fit(allowance), inline=False
         )

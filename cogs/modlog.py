@@ -7,6 +7,10 @@ the mod-log is the moderators' channel, and nothing else the bot posts names a b
 Result messages carry a Delete button that works for the member who asked and for
 moderators, and for nobody else. The buttons keep their state in their custom ids
 (`DynamicItem`), so they keep working after a restart.
+
+Languages: the mod-log is written in the server's preferred language (its Community setting,
+`Words.of_server`), as are the labels of buttons posted in a channel; what one person reads
+privately (a button's refusal, the moderator's confirmation) is in that person's language.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,9 +29,9 @@ from discord.ext import commands
 
 from bot import imaging
 from bot.front.caption import escape_markdown, shorten
-from bot.front.explain import explain
-from bot.front.i18n import member_locale
-from bot.moderation import InvalidSetting, block_ends
+from bot.front.explain import explain, say
+from bot.front.i18n import Words, member_locale
+from bot.moderation import InvalidSetting
 from bot.moderation.events import Blocked, Generated, Refused, Unblocked
 
 if TYPE_CHECKING:
@@ -34,12 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LAYER_NAMES = {
-    "blocked_terms": "the server's blocked terms",
-    "moderation": "the moderation check",
-    "provider": "the image provider's content policy",
-}
-# How long a member can be blocked for, here and in /imagine-settings block.
+# How long a member can be blocked for, here and in /imagine-settings block (whose choices
+# the command translator words as `choice.<key>`).
 BLOCK_DURATIONS = {
     "1 hour": 3600,
     "1 day": 86400,
@@ -47,31 +48,53 @@ BLOCK_DURATIONS = {
     "30 days": 30 * 86400,
     "until unblocked": 0,
 }
-# The mod-log menu's options: seconds as the value, the label capitalised.
-BLOCK_CHOICES = {str(seconds): label.capitalize() for label, seconds in BLOCK_DURATIONS.items()}
-ONLY_OWNER = "Only the member who asked for these images, or a moderator, can delete them."
-ONLY_MODS = "Only moderators with the Manage Messages permission can delete results."
-COULD_NOT_DELETE = "I couldn't delete that result. Please try again, or delete it by hand."
-ONLY_BLOCKERS = (
-    "Only moderators with the Timeout Members (Moderate Members) or Manage Server permission "
-    "can block members from the bot."
-)
 
 
-def blocked_text(member_id: int, until: float | None) -> str:
-    return f"<@{member_id}> is blocked from the image commands {block_ends(until)}."
+ENGLISH = Words(None)  # what a button says when no reader's language is known
 
 
-def unblocked_text(member_id: int) -> str:
-    return f"<@{member_id}> may use the image commands again."
+def duration_key(label: str) -> str:
+    """The catalogue id of a block duration: "1 hour" -> "choice.1_hour"."""
+    return "choice." + label.replace(" ", "_")
+
+
+def block_choices(words: Words) -> dict[str, str]:
+    """The mod-log menu's options: seconds as the value, the label capitalised."""
+    labels = {
+        str(seconds): words(duration_key(label)) for label, seconds in BLOCK_DURATIONS.items()
+    }
+    return {value: label[:1].upper() + label[1:] for value, label in labels.items()}
+
+
+def server_words(interaction: discord.Interaction) -> Words:
+    """Words in the language of the server an interaction came from (for what all can read)."""
+    return Words(str(interaction.guild_locale) if interaction.guild_locale else None)
+
+
+def blocked_text(words: Words, member_id: int, until: float | None) -> str:
+    """ "<@member> is blocked from the image commands until <when>." """
+    if until is None or math.isinf(until):
+        return words("modlog.blocked_forever", member=member_id)
+    # Round up: "until 12:00:01" must not read as a block that already ended at 12:00:00.
+    return words("modlog.blocked", member=member_id, until=math.ceil(until))
+
+
+def unblocked_text(words: Words, member_id: int) -> str:
+    return words("modlog.unblocked", member=member_id)
 
 
 async def block_member(
-    bot: ImagineBot, *, guild_id: int, member_id: int, moderator_id: int, seconds: int
+    bot: ImagineBot,
+    *,
+    guild_id: int,
+    member_id: int,
+    moderator_id: int,
+    seconds: int,
+    words: Words,
 ) -> str:
     """Block a member from the commands for `seconds` (0: until unblocked) and tell the
-    mod-log; returns what to tell the moderator. Raises `InvalidSetting` when the server has
-    blocked too many members."""
+    mod-log; returns what to tell the moderator, in `words`. Raises `InvalidSetting` when the
+    server has blocked too many members."""
     until = time.time() + seconds if seconds else None
     await bot.server_settings.block_member(guild_id, bot.member_ids(member_id), until=until)
     # The mod-log's record of it comes from its listener.
@@ -79,7 +102,7 @@ async def block_member(
         "member_blocked",
         Blocked(guild_id=guild_id, member_id=member_id, moderator_id=moderator_id, until=until),
     )
-    return blocked_text(member_id, until)
+    return blocked_text(words, member_id, until)
 
 
 def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
@@ -96,10 +119,10 @@ class DeleteResult(
 ):
     """The Delete button on a result message."""
 
-    def __init__(self, owner_id: int) -> None:
+    def __init__(self, owner_id: int, words: Words = ENGLISH) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Delete",
+                label=words("modlog.button.delete"),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"imagine:del:{owner_id}",
             )
@@ -114,7 +137,9 @@ class DeleteResult(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         if interaction.user.id != self.owner_id and not interaction.permissions.manage_messages:
-            await interaction.response.send_message(ONLY_OWNER, ephemeral=True)
+            await interaction.response.send_message(
+                Words.of(interaction)("modlog.only_owner"), ephemeral=True
+            )
             return
         await interaction.response.defer()
         if interaction.message is None:
@@ -125,7 +150,9 @@ class DeleteResult(
             pass  # deleted already: a double click, or a moderator was quicker
         except discord.HTTPException as exc:
             log.warning("could not delete result %s: %s", interaction.message.id, exc)
-            await interaction.followup.send(COULD_NOT_DELETE, ephemeral=True)
+            await interaction.followup.send(
+                Words.of(interaction)("modlog.could_not_delete"), ephemeral=True
+            )
 
 
 class DeleteFromModLog(
@@ -134,10 +161,10 @@ class DeleteFromModLog(
 ):
     """The mod-log's button that deletes the result message it describes."""
 
-    def __init__(self, channel_id: int, message_id: int) -> None:
+    def __init__(self, channel_id: int, message_id: int, words: Words = ENGLISH) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Delete result",
+                label=words("modlog.button.delete_result"),
                 style=discord.ButtonStyle.danger,
                 custom_id=f"imagine:mdel:{channel_id}:{message_id}",
             )
@@ -153,20 +180,25 @@ class DeleteFromModLog(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         if not interaction.permissions.manage_messages:
-            await interaction.response.send_message(ONLY_MODS, ephemeral=True)
+            await interaction.response.send_message(
+                Words.of(interaction)("modlog.only_mods"), ephemeral=True
+            )
             return
         channel = interaction.client.get_partial_messageable(self.channel_id)
+        words = server_words(interaction)  # the mod-log's language
         try:
             await channel.get_partial_message(self.message_id).delete()
         except discord.NotFound:
             # Already gone (its member deleted it): the outcome the moderator wanted.
-            text = f"The result was already deleted. (checked by {interaction.user.mention})"
+            text = words("modlog.already_deleted", moderator=interaction.user.id)
         except discord.HTTPException as exc:
             log.warning("could not delete result %s: %s", self.message_id, exc)
-            await interaction.response.send_message(COULD_NOT_DELETE, ephemeral=True)
+            await interaction.response.send_message(
+                Words.of(interaction)("modlog.could_not_delete"), ephemeral=True
+            )
             return
         else:
-            text = f"Deleted the result. (by {interaction.user.mention})"
+            text = words("modlog.deleted", moderator=interaction.user.id)
         # In the mod-log, for the other moderators to see.
         await interaction.response.send_message(
             text, allowed_mentions=discord.AllowedMentions.none()
@@ -178,14 +210,14 @@ class BlockFromModLog(
 ):
     """The mod-log's menu that blocks the member from the bot for a chosen time."""
 
-    def __init__(self, member_id: int) -> None:
+    def __init__(self, member_id: int, words: Words = ENGLISH) -> None:
         super().__init__(
             discord.ui.Select(
-                placeholder="Block this member from the bot for…",
+                placeholder=words("modlog.block.placeholder"),
                 custom_id=f"imagine:block:{member_id}",
                 options=[
                     discord.SelectOption(label=label, value=value)
-                    for value, label in BLOCK_CHOICES.items()
+                    for value, label in block_choices(words).items()
                 ],
             )
         )
@@ -202,7 +234,9 @@ class BlockFromModLog(
         if interaction.guild_id is None or not (
             permissions.moderate_members or permissions.manage_guild
         ):
-            await interaction.response.send_message(ONLY_BLOCKERS, ephemeral=True)
+            await interaction.response.send_message(
+                Words.of(interaction)("modlog.only_blockers"), ephemeral=True
+            )
             return
         bot: ImagineBot = interaction.client  # type: ignore[assignment]
         try:
@@ -212,6 +246,7 @@ class BlockFromModLog(
                 member_id=self.member_id,
                 moderator_id=interaction.user.id,
                 seconds=int(self.item.values[0]),
+                words=Words.of(interaction),
             )
         except InvalidSetting as exc:  # too many members blocked at once
             await interaction.response.send_message(
@@ -221,10 +256,10 @@ class BlockFromModLog(
         await interaction.response.send_message(text, ephemeral=True)
 
 
-def result_view(owner_id: int) -> discord.ui.View:
-    """The buttons under a result message."""
+def result_view(owner_id: int, words: Words = ENGLISH) -> discord.ui.View:
+    """The buttons under a result message (labelled in `words`: the channel's readers')."""
     view = discord.ui.View(timeout=None)
-    view.add_item(DeleteResult(owner_id))
+    view.add_item(DeleteResult(owner_id, words))
     return view
 
 
@@ -245,6 +280,10 @@ class ModLog(commands.Cog):
     async def cog_unload(self) -> None:
         if self._posting:
             await asyncio.wait(self._posting, timeout=self.SHUTDOWN_GRACE)
+
+    def _words(self, guild_id: int) -> Words:
+        """The mod-log's language: the server's preferred one (English when not known)."""
+        return Words.of_server(self.bot.get_guild(guild_id))
 
     async def _modlog_of(self, guild_id: int) -> discord.PartialMessageable | None:
         """The server's mod-log channel (None: it has none). Every listener starts here, which
@@ -273,20 +312,23 @@ class ModLog(commands.Cog):
         channel = await self._modlog_of(event.guild_id)
         if channel is None:
             return
+        words = self._words(event.guild_id)
         embed = discord.Embed(title=f"/{event.command}", color=discord.Color.blurple())
-        embed.description = _prompt(event.prompt) if event.prompt else "(no prompt)"
-        embed.add_field(name="Member", value=f"<@{event.member_id}>")
+        embed.description = _prompt(event.prompt) if event.prompt else words("modlog.no_prompt")
+        embed.add_field(name=words("modlog.field.member"), value=f"<@{event.member_id}>")
         if event.channel_id is not None:
-            embed.add_field(name="Channel", value=f"<#{event.channel_id}>")
-        embed.add_field(name="Model", value=event.model)
-        embed.add_field(name="Size", value=event.size)
-        embed.add_field(name="Images", value=str(len(event.images)))
+            embed.add_field(name=words("modlog.field.channel"), value=f"<#{event.channel_id}>")
+        embed.add_field(name=words("modlog.field.model"), value=event.model)
+        embed.add_field(name=words("modlog.field.size"), value=event.size)
+        embed.add_field(name=words("modlog.field.images"), value=words.number(len(event.images)))
         view = discord.ui.View(timeout=None)
         if event.message_channel_id is not None and event.message_id is not None:
             link = message_link(event.guild_id, event.message_channel_id, event.message_id)
-            embed.add_field(name="Result", value=f"[Jump to it]({link})")
-            view.add_item(DeleteFromModLog(event.message_channel_id, event.message_id))
-        view.add_item(BlockFromModLog(event.member_id))
+            embed.add_field(
+                name=words("modlog.field.result"), value=words("modlog.jump", link=link)
+            )
+            view.add_item(DeleteFromModLog(event.message_channel_id, event.message_id, words))
+        view.add_item(BlockFromModLog(event.member_id, words))
         sheet = await asyncio.to_thread(imaging.contact_sheet, event.images)
         embed.set_image(url="attachment://thumbnails.jpg")
         file = discord.File(io.BytesIO(sheet), filename="thumbnails.jpg")
@@ -297,35 +339,38 @@ class ModLog(commands.Cog):
         channel = await self._modlog_of(event.guild_id)
         if channel is None:
             return
-        embed = discord.Embed(title=f"Refused /{event.command}", color=discord.Color.red())
+        words = self._words(event.guild_id)
+        title = words("modlog.refused", command=event.command)
+        embed = discord.Embed(title=title, color=discord.Color.red())
         embed.description = _prompt(event.prompt)
-        embed.add_field(name="Member", value=f"<@{event.member_id}>")
+        embed.add_field(name=words("modlog.field.member"), value=f"<@{event.member_id}>")
         if event.channel_id is not None:
-            embed.add_field(name="Channel", value=f"<#{event.channel_id}>")
-        embed.add_field(name="Refused by", value=LAYER_NAMES.get(event.layer, event.layer))
-        embed.add_field(name="Reason", value=shorten(event.reason, 1024), inline=False)
+            embed.add_field(name=words("modlog.field.channel"), value=f"<#{event.channel_id}>")
+        layer = words(f"modlog.layer.{event.layer}")
+        embed.add_field(name=words("modlog.field.refused_by"), value=layer)
+        reason = shorten(say(words.locale, event.reason), 1024)
+        embed.add_field(name=words("modlog.field.reason"), value=reason, inline=False)
         view = discord.ui.View(timeout=None)
-        view.add_item(BlockFromModLog(event.member_id))
+        view.add_item(BlockFromModLog(event.member_id, words))
         await self._post(channel, embed=embed, view=view)
 
     @commands.Cog.listener()
     async def on_member_blocked(self, event: Blocked) -> None:
         channel = await self._modlog_of(event.guild_id)
         if channel is not None:
-            await self._post(
-                channel,
-                content=f"{blocked_text(event.member_id, event.until)} "
-                f"(by <@{event.moderator_id}>)",
-            )
+            words = self._words(event.guild_id)
+            entry = blocked_text(words, event.member_id, event.until)
+            by = words("modlog.blocked_by", entry=entry, moderator=event.moderator_id)
+            await self._post(channel, content=by)
 
     @commands.Cog.listener()
     async def on_member_unblocked(self, event: Unblocked) -> None:
         channel = await self._modlog_of(event.guild_id)
         if channel is not None:
-            await self._post(
-                channel,
-                content=f"{unblocked_text(event.member_id)} (unblocked by <@{event.moderator_id}>)",
-            )
+            words = self._words(event.guild_id)
+            entry = unblocked_text(words, event.member_id)
+            by = words("modlog.unblocked_by", entry=entry, moderator=event.moderator_id)
+            await self._post(channel, content=by)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -8,6 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.front.allowance import describe_usage
+from bot.front.i18n import member_locale, text
 from cogs._common import member_of
 
 if TYPE_CHECKING:
@@ -24,8 +26,9 @@ class Quota(commands.Cog):
     @app_commands.guild_install()
     async def quota(self, interaction: discord.Interaction) -> None:
         usage = await self.bot.service.usage(member_of(self.bot, interaction))
+        locale = member_locale(interaction)
         await interaction.response.send_message(
-            "**Your image allowance**\n" + usage.describe(), ephemeral=True
+            text(locale, "quota.title") + "\n" + describe_usage(locale, usage), ephemeral=True
         )
 
 

@@ -2,22 +2,25 @@
 
 The group needs Manage Server by default (Discord hides it from everyone else) and checks
 the permission again on every use, since a server can re-grant the command to anyone in its
-Integrations settings. Every answer is private to the admin. Blocks and unblocks are also
-reported to the mod-log (a `member_blocked` / `member_unblocked` event).
+Integrations settings. Every answer is private to the admin, in the admin's language. Blocks
+and unblocks are also reported to the mod-log (a `member_blocked` / `member_unblocked` event).
 """
 
 from __future__ import annotations
 
 import io
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import UserFacingError
-from bot.limits.policy import DAY_SECONDS, LimitPolicy
+from bot.errors import Listed, Problem, UserFacingError
+from bot.front.explain import listed, say
+from bot.front.i18n import Words
+from bot.limits.errors import period
+from bot.limits.policy import LimitPolicy
 from bot.moderation import InvalidSetting, ServerSettings, normalise_term
 from bot.moderation.events import Unblocked
 from cogs.modlog import BLOCK_DURATIONS, block_member, unblocked_text
@@ -25,17 +28,10 @@ from cogs.modlog import BLOCK_DURATIONS, block_member, unblocked_text
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
 
-NOT_ADMIN = (
-    "Only members with the Manage Server permission can see or change the image bot's settings."
-)
 # What the bot needs in the mod-log channel: to see it, to post, to show the entry's embed and
 # to attach the thumbnails.
-MODLOG_PERMISSIONS = {
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "embed_links": "Embed Links",
-    "attach_files": "Attach Files",
-}
+# Their names are the catalogue's `settings.permission.<flag>` (Discord's own words).
+MODLOG_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_files")
 # Channels the commands can be allowed in: text and announcement channels, and forums (for the
 # posts in them, which are threads).
 Allowable = discord.TextChannel | discord.ForumChannel
@@ -43,68 +39,69 @@ LIST_LIMIT = 2000  # a message's characters; a longer term list is sent as a fil
 MAX_LISTED = 20  # channels or roles named by `show`; the rest are counted
 
 
-def period(seconds: int) -> str:
+def window(seconds: int) -> Problem:
     """'hour', '3 hours', '18 minutes', 'day': the window as in 'per <period>'."""
-    if seconds == DAY_SECONDS:
-        return "day"
-    if seconds % 3600 == 0:
-        count, unit = seconds // 3600, "hour"
-    elif seconds % 60 == 0:
-        count, unit = seconds // 60, "minute"
-    elif seconds > 60:
+    if seconds > 60 and seconds % 60 and seconds % 3600:
         # A window lengthened to keep the default rate (see ServerSettings.limit_policy).
-        return f"about {round(seconds / 60)} minutes"
-    else:
-        count, unit = seconds, "second"
-    return unit if count == 1 else f"{count} {unit}s"
+        return Problem("settings.period.about", {"count": round(seconds / 60)})
+    return period(seconds)
 
 
-def describe_limits(policy: LimitPolicy) -> str:
+def describe_limits(words: Words, policy: LimitPolicy) -> str:
     """'10 images per hour and 30 per day (UTC)'."""
-    return (
-        f"{policy.window_images} images per {period(policy.window_seconds)} "
-        f"and {policy.daily_images} per day (UTC)"
+    return say(
+        words.locale,
+        UserFacingError.of(
+            "settings.limits",
+            count=policy.window_images,
+            period=window(policy.window_seconds),
+            daily=policy.daily_images,
+        ),
     )
 
 
-def describe(settings: ServerSettings, *, now: float, limits: LimitPolicy) -> str:
+def describe(words: Words, settings: ServerSettings, *, now: float, limits: LimitPolicy) -> str:
     """The server's settings as the admin reads them; `limits` are the ones members get."""
-    channels = _listed([f"<#{c}>" for c in sorted(settings.allowed_channels)]) or "every channel"
+    channels = _listed(words, [f"<#{c}>" for c in sorted(settings.allowed_channels)])
     # The @everyone role has the server's id, and its mention renders as "@@everyone".
     roles = _listed(
+        words,
         [
             "@everyone" if r == settings.guild_id else f"<@&{r}>"
             for r in sorted(settings.allowed_roles)
-        ]
+        ],
     )
-    roles = roles or "everyone"
-    whose = "this server's own" if settings.has_limits else "the bot's defaults"
+    whose = "settings.show.own" if settings.has_limits else "settings.show.defaults"
     terms = len(settings.blocked_terms)
     blocked = sum(1 for until in settings.blocked_members.values() if until > now)
+    modlog = settings.modlog_channel
     lines = [
-        "**Image bot settings for this server**",
-        f"Works in: {channels}",
-        f"Who may use it: {roles}",
-        f"Only in age-restricted channels: {'yes' if settings.nsfw_only else 'no'}",
-        f"Per-member limits: {describe_limits(limits)} ({whose})",
-        f"Blocked terms: {terms}" + (" (see `/imagine-settings terms list`)" if terms else ""),
-        "Mod-log: " + (f"<#{settings.modlog_channel}>" if settings.modlog_channel else "off"),
-        f"Members blocked now: {blocked}",
+        words("settings.show.title"),
+        words("settings.show.works_in", channels=channels or words("settings.show.everywhere")),
+        words("settings.show.who", roles=roles or words("settings.show.everyone")),
+        words(
+            "settings.show.nsfw_only.yes" if settings.nsfw_only else "settings.show.nsfw_only.no"
+        ),
+        words("settings.show.limits", limits=describe_limits(words, limits), whose=words(whose)),
+        words("settings.show.terms" if terms else "settings.show.no_terms", count=terms),
+        words("settings.show.modlog", channel=f"<#{modlog}>")
+        if modlog
+        else words("settings.show.modlog_off"),
+        words("settings.show.blocked", count=blocked),
     ]
     return "\n".join(lines)
 
 
-def _listed(mentions: list[str]) -> str:
+def _listed(words: Words, mentions: list[str]) -> str:
     """Mentions separated by commas; past `MAX_LISTED`, counted (a message holds 2000 characters,
     and 50 channels with 25 roles would not fit)."""
-    shown = ", ".join(mentions[:MAX_LISTED])
-    hidden = len(mentions) - MAX_LISTED
-    return shown + (f" and {hidden} more" if hidden > 0 else "")
+    shown = tuple(mentions[:MAX_LISTED])
+    return listed(words.locale, Listed(shown, None, hidden=len(mentions) - len(shown)))
 
 
 def _guild_id(interaction: discord.Interaction) -> int:
     if interaction.guild_id is None:
-        raise UserFacingError("These settings belong to a server; use them on one.")
+        raise UserFacingError(UserFacingError.of("settings.server_only"))
     return interaction.guild_id
 
 
@@ -126,7 +123,7 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         # Runs before every command of the group (discord.py ignores `app_commands.check` on a
         # group). default_permissions only hides the group; a server can show it to anyone.
         if interaction.guild_id is None or not interaction.permissions.manage_guild:
-            raise app_commands.CheckFailure(NOT_ADMIN)
+            raise app_commands.CheckFailure(Words.of(interaction)("settings.not_admin"))
         return True
 
     def _limits(self, settings: ServerSettings) -> LimitPolicy:
@@ -143,13 +140,41 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     async def _show(
         self, interaction: discord.Interaction, settings: ServerSettings, done: str
     ) -> None:
-        shown = describe(settings, now=time.time(), limits=self._limits(settings))
+        words = Words.of(interaction)
+        shown = describe(words, settings, now=time.time(), limits=self._limits(settings))
         await self._reply(interaction, done + "\n\n" + shown)
+
+    async def _remove(
+        self,
+        interaction: discord.Interaction,
+        kind: Literal["channel", "role"],
+        id_: int,
+        name: str,
+    ) -> None:
+        """Take a channel or role off its allowed list, or say it was not on it."""
+        store, guild_id, words = (
+            self.bot.server_settings,
+            _guild_id(interaction),
+            Words.of(interaction),
+        )
+        before = await store.get(guild_id)
+        if id_ not in (before.allowed_channels if kind == "channel" else before.allowed_roles):
+            await self._reply(interaction, words("settings.not_listed", name=name))
+            return
+        if kind == "channel":
+            settings = await store.disallow_channel(guild_id, id_)
+            left = settings.allowed_channels
+        else:
+            settings = await store.disallow_role(guild_id, id_)
+            left = settings.allowed_roles
+        key = "settings.removed" if left else f"settings.{kind}.removed_last"
+        await self._show(interaction, settings, words(key, name=name))
 
     @app_commands.command(name="show", description="Show this server's image bot settings")
     async def show(self, interaction: discord.Interaction) -> None:
         settings = await self.bot.server_settings.get(_guild_id(interaction))
-        shown = describe(settings, now=time.time(), limits=self._limits(settings))
+        words = Words.of(interaction)
+        shown = describe(words, settings, now=time.time(), limits=self._limits(settings))
         await self._reply(interaction, shown)
 
     # --- channels and roles ---
@@ -158,43 +183,27 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     @app_commands.describe(channel="The channel or forum to allow (its threads and posts too)")
     async def channel_add(self, interaction: discord.Interaction, channel: Allowable) -> None:
         settings = await self.bot.server_settings.allow_channel(_guild_id(interaction), channel.id)
-        done = f"The image commands now work in {channel.mention}"
-        if len(settings.allowed_channels) == 1:
-            done += " (and only there, until you allow more channels)"
-        await self._show(interaction, settings, done + ".")
+        only = len(settings.allowed_channels) == 1
+        key = "settings.channel.added_only" if only else "settings.channel.added"
+        await self._show(interaction, settings, Words.of(interaction)(key, channel=channel.mention))
 
     @channels.command(name="remove", description="Take a channel off the allowed list")
     @app_commands.describe(channel="The channel to take off the allowed list")
     async def channel_remove(self, interaction: discord.Interaction, channel: Allowable) -> None:
-        store, guild_id = self.bot.server_settings, _guild_id(interaction)
-        if channel.id not in (await store.get(guild_id)).allowed_channels:
-            await self._reply(interaction, f"{channel.mention} isn't on the allowed list.")
-            return
-        settings = await store.disallow_channel(guild_id, channel.id)
-        note = (
-            "" if settings.allowed_channels else " No channel is listed now, so they work in all."
-        )
-        await self._show(interaction, settings, f"Removed {channel.mention}.{note}")
+        await self._remove(interaction, "channel", channel.id, channel.mention)
 
     @roles.command(name="add", description="Let members with a role use the image commands")
     @app_commands.describe(role="The role to allow")
     async def role_add(self, interaction: discord.Interaction, role: discord.Role) -> None:
         settings = await self.bot.server_settings.allow_role(_guild_id(interaction), role.id)
-        done = f"Members with {role.mention} may now use the image commands"
-        if len(settings.allowed_roles) == 1 and not role.is_default():
-            done += " (and only they, until you allow more roles)"
-        await self._show(interaction, settings, done + ".")
+        only = len(settings.allowed_roles) == 1 and not role.is_default()
+        key = "settings.role.added_only" if only else "settings.role.added"
+        await self._show(interaction, settings, Words.of(interaction)(key, role=role.mention))
 
     @roles.command(name="remove", description="Take a role off the allowed list")
     @app_commands.describe(role="The role to take off the allowed list")
     async def role_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
-        store, guild_id = self.bot.server_settings, _guild_id(interaction)
-        if role.id not in (await store.get(guild_id)).allowed_roles:
-            await self._reply(interaction, f"{role.mention} isn't on the allowed list.")
-            return
-        settings = await store.disallow_role(guild_id, role.id)
-        note = "" if settings.allowed_roles else " No role is listed now, so everyone may use them."
-        await self._show(interaction, settings, f"Removed {role.mention}.{note}")
+        await self._remove(interaction, "role", role.id, role.mention)
 
     # --- blocked terms ---
 
@@ -207,7 +216,7 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     ) -> None:
         settings = await self.bot.server_settings.add_blocked_term(_guild_id(interaction), term)
         # The term is not repeated: the admin typed it, and the answer may be screen-shared.
-        await self._show(interaction, settings, "Added the term to the blocked list.")
+        await self._show(interaction, settings, Words.of(interaction)("settings.term.added"))
 
     @terms.command(name="remove", description="Take a word or phrase off the blocked list")
     @app_commands.describe(term="The term to unblock, written as it was added")
@@ -220,29 +229,26 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         except InvalidSetting:
             normal = None
         if normal is None or normal not in (await store.get(guild_id)).blocked_terms:
-            await self._reply(
-                interaction,
-                "That term isn't on the blocked list (`/imagine-settings terms list` shows it).",
-            )
+            await self._reply(interaction, Words.of(interaction)("settings.term.not_listed"))
             return
         settings = await store.remove_blocked_term(guild_id, term)
-        await self._show(interaction, settings, "Removed the term from the blocked list.")
+        await self._show(interaction, settings, Words.of(interaction)("settings.term.removed"))
 
     @terms.command(name="list", description="List the blocked words and phrases (only you see it)")
     async def term_list(self, interaction: discord.Interaction) -> None:
         settings = await self.bot.server_settings.get(_guild_id(interaction))
-        terms = settings.blocked_terms
+        terms, words = settings.blocked_terms, Words.of(interaction)
         if not terms:
-            await self._reply(interaction, "No terms are blocked on this server.")
+            await self._reply(interaction, words("settings.terms.none"))
             return
-        title = f"**Blocked terms ({len(terms)})**, as saved (folded to plain lower case):"
-        text = title + "\n" + ", ".join(f"`{term}`" for term in terms)
+        title = words("settings.terms.title", count=len(terms))
+        text = title + "\n" + words("list.separator").join(f"`{term}`" for term in terms)
         if len(text) <= LIST_LIMIT:
             await self._reply(interaction, text)
             return
         listing = discord.File(io.BytesIO("\n".join(terms).encode()), filename="blocked-terms.txt")
         await interaction.response.send_message(
-            title + " the list is long, so here it is as a file.", file=listing, ephemeral=True
+            words("settings.terms.as_file", title=title), file=listing, ephemeral=True
         )
 
     # --- limits ---
@@ -261,15 +267,15 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         per_day: app_commands.Range[int, 1, 10_000] | None = None,
     ) -> None:
         if per_window is None and window_minutes is None and per_day is None:
-            raise UserFacingError("Give at least one of per_window, window_minutes or per_day.")
+            raise UserFacingError(UserFacingError.of("settings.limits.none_given"))
         settings = await self.bot.server_settings.set_limits(
             _guild_id(interaction),
             window_images=per_window,
             daily_images=per_day,
             window_seconds=window_minutes * 60 if window_minutes else None,
         )
-        limits = self._limits(settings)
-        done = f"Members now get {describe_limits(limits)}."
+        limits, words = self._limits(settings), Words.of(interaction)
+        done = words("settings.limits.set", limits=describe_limits(words, limits))
         asked = (
             settings.window_images or limits.window_images,
             settings.window_seconds or limits.window_seconds,
@@ -277,16 +283,13 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         )
         if asked != (limits.window_images, limits.window_seconds, limits.daily_images):
             default = self.bot.settings.role_policies.default
-            done += (
-                " That is less than you asked for: a server can only tighten the bot's own "
-                f"limits ({describe_limits(default)}), which its owner pays for."
-            )
+            done += words("settings.limits.capped", limits=describe_limits(words, default))
         await self._show(interaction, settings, done)
 
     @limits.command(name="clear", description="Go back to the bot's default limits")
     async def limits_clear(self, interaction: discord.Interaction) -> None:
         settings = await self.bot.server_settings.clear_limits(_guild_id(interaction))
-        await self._show(interaction, settings, "Back to the bot's default limits.")
+        await self._show(interaction, settings, Words.of(interaction)("settings.limits.cleared"))
 
     # --- mod-log and age restriction ---
 
@@ -297,27 +300,28 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     async def modlog(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id, words = _guild_id(interaction), Words.of(interaction)
         if channel is not None:
             mine = channel.permissions_for(channel.guild.me)
-            missing = [name for flag, name in MODLOG_PERMISSIONS.items() if not getattr(mine, flag)]
+            missing = [flag for flag in MODLOG_PERMISSIONS if not getattr(mine, flag)]
             if missing:
+                names = tuple(UserFacingError.of(f"settings.permission.{f}") for f in missing)
                 raise UserFacingError(
-                    f"I can't post the mod-log in {channel.mention}: I need "
-                    + ", ".join(missing)
-                    + " there. Give my role those permissions in the channel's settings, "
-                    "then try again."
+                    UserFacingError.of(
+                        "settings.modlog.missing",
+                        channel=channel.mention,
+                        permissions=Listed(names, None),
+                    )
                 )
         settings = await self.bot.server_settings.set_modlog(
             guild_id, channel.id if channel else None
         )
-        done = f"The mod-log is now {channel.mention}." if channel else "The mod-log is off."
-        if channel is not None and channel.permissions_for(channel.guild.default_role).view_channel:
-            done += (
-                f" Note: everyone on the server can see {channel.mention}, and its entries show "
-                "refused prompts and the blocked terms they hit; a channel only moderators can "
-                "see is better."
-            )
+        if channel is None:
+            await self._show(interaction, settings, words("settings.modlog.off"))
+            return
+        done = words("settings.modlog.set", channel=channel.mention)
+        if channel.permissions_for(channel.guild.default_role).view_channel:
+            done += words("settings.modlog.public", channel=channel.mention)
         await self._show(interaction, settings, done)
 
     @app_commands.command(
@@ -326,12 +330,8 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     @app_commands.describe(enabled="True: only age-restricted channels; false: any allowed channel")
     async def nsfw_only(self, interaction: discord.Interaction, enabled: bool) -> None:
         settings = await self.bot.server_settings.set_nsfw_only(_guild_id(interaction), enabled)
-        done = (
-            "The image commands now work only in age-restricted channels."
-            if enabled
-            else "The image commands work in any allowed channel again."
-        )
-        await self._show(interaction, settings, done)
+        key = "settings.nsfw_only.on" if enabled else "settings.nsfw_only.off"
+        await self._show(interaction, settings, Words.of(interaction)(key))
 
     # --- member blocks ---
 
@@ -347,6 +347,7 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
             member_id=member.id,
             moderator_id=interaction.user.id,
             seconds=BLOCK_DURATIONS[duration],
+            words=Words.of(interaction),
         )
         await self._reply(interaction, text)
 
@@ -356,14 +357,15 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         guild_id, key = _guild_id(interaction), self.bot.member_ids(member.id)
         store = self.bot.server_settings
         if await store.blocked_until(guild_id, key) is None:
-            await self._reply(interaction, f"{member.mention} isn't blocked.")
+            words = Words.of(interaction)
+            await self._reply(interaction, words("settings.not_blocked", member=member.mention))
             return
         await store.unblock_member(guild_id, key)
         self.bot.dispatch(
             "member_unblocked",
             Unblocked(guild_id=guild_id, member_id=member.id, moderator_id=interaction.user.id),
         )
-        await self._reply(interaction, unblocked_text(member.id))
+        await self._reply(interaction, unblocked_text(Words.of(interaction), member.id))
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -71,20 +71,9 @@ NOT_YET_CONVERTED = frozenset(
         "bot/imaging/masks.py",
         "bot/imaging/messages.py",
         "bot/imaging/prepare.py",
-        "bot/limits/errors.py",
-        "bot/limits/quota.py",
-        "bot/moderation/access.py",
-        "bot/moderation/client.py",
-        "bot/moderation/errors.py",
-        "bot/moderation/screening.py",
-        "bot/moderation/settings.py",
-        "bot/moderation/terms.py",
         "bot/service.py",
         "bot/validation.py",
         "cogs/_common.py",
-        "cogs/modlog.py",
-        "cogs/quota.py",
-        "cogs/settings.py",
     }
 )
 

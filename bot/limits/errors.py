@@ -1,7 +1,10 @@
-"""Why a request can't go ahead now, in words for the Discord member who made it.
+"""Why a request can't go ahead now, as data: each refusal holds its numbers and a `Problem`.
 
-Times are shown with Discord's timestamp markup (`<t:EPOCH:R>`), which each member's client
-renders in their own language and time zone, e.g. "in 12 minutes".
+The words are the catalogue's (`limits.*`, `queue.*` in `locales/`); the front renders them in
+the member's language. Times are passed as epoch seconds (`when`), which the catalogue shows
+with Discord's timestamp markup (`<t:EPOCH:R>`): each member's client renders it in their own
+language and time zone, e.g. "in 12 minutes". Parts that are themselves worded (an image
+count, a period, "today") are nested `Problem`s.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from bot.errors import UserFacingError
+from bot.errors import Problem, UserFacingError
 from bot.limits.policy import DAY_SECONDS, Window
 
 
@@ -41,7 +44,7 @@ class LimitReached(LimitError):
         self.limit = limit
         self.requested = requested
         self.resets_at = resets_at
-        super().__init__(self._describe())
+        super().__init__(self._problem())
 
     @property
     def remaining(self) -> int:
@@ -53,19 +56,25 @@ class LimitReached(LimitError):
         """`resets_at` as an aware UTC datetime."""
         return datetime.fromtimestamp(self.resets_at, UTC)
 
-    def _describe(self) -> str:
-        when = discord_relative_time(self.resets_at)
+    def _problem(self) -> Problem:
+        when = math.ceil(self.resets_at)
+        allowance = images(self.limit)
         if self.remaining == 0:
-            more = "more" if self.requested == 1 else f"{self.requested} more"
-            return (
-                f"You've used {self.limit} of your {images(self.limit)} "
-                f"{during(self.window, self.window_seconds)}. You can make {more} {when}."
+            return self.of(
+                "limits.reached",
+                limit=self.limit,
+                allowance=allowance,
+                during=during(self.window, self.window_seconds),
+                more=self.of("limits.more", count=self.requested),
+                when=when,
             )
-        verb = "is" if self.remaining == 1 else "are"
-        return (
-            f"You asked for {images(self.requested)}, but only {self.remaining} of your "
-            f"{images(self.limit)} {_per(self.window, self.window_seconds)} {verb} left. "
-            f"Ask for {self.remaining} or fewer, or try again {when}."
+        return self.of(
+            "limits.partial",
+            asked=images(self.requested),
+            count=self.remaining,
+            allowance=allowance,
+            per=_per(self.window, self.window_seconds),
+            when=when,
         )
 
 
@@ -77,11 +86,16 @@ class RequestTooLarge(LimitError):
         self.window_seconds = window_seconds
         self.requested = requested
         self.limit = limit
-        if window is Window.GLOBAL:
-            cap = f"this bot can make at most {images(limit)} per {_period(window_seconds)}"
-        else:
-            cap = f"your limit is {images(limit)} per {_period(window_seconds)}"
-        super().__init__(f"You asked for {images(requested)}, but {cap}. Ask for {limit} or fewer.")
+        whose = "global" if window is Window.GLOBAL else "member"
+        super().__init__(
+            self.of(
+                f"limits.too_large.{whose}",
+                asked=images(requested),
+                allowance=images(limit),
+                period=period(window_seconds),
+                limit=limit,
+            )
+        )
 
 
 class QueueFull(LimitError):
@@ -90,10 +104,7 @@ class QueueFull(LimitError):
     def __init__(self, *, waiting: int, limit: int) -> None:
         self.waiting = waiting
         self.limit = limit
-        super().__init__(
-            "The bot is busy right now: too many requests are waiting. "
-            "Please try again in a minute."
-        )
+        super().__init__(self.of("queue.full"))
 
 
 class TooManyWaiting(LimitError):
@@ -102,20 +113,13 @@ class TooManyWaiting(LimitError):
     def __init__(self, *, waiting: int, limit: int) -> None:
         self.waiting = waiting
         self.limit = limit
-        requests = "1 request" if waiting == 1 else f"{waiting} requests"
-        super().__init__(
-            f"You already have {requests} waiting. "
-            "Please wait for one to finish before asking for more."
-        )
+        super().__init__(self.of("queue.too_many_waiting", count=waiting))
 
 
-def queue_place(position: int, *, starts_at: float) -> str:
-    """What a queued member sees: their place (1 = next) and when their job should start
+def queue_place(position: int, *, starts_at: float) -> Problem:
+    """What a queued member is told: their place (1 = next) and when their job should start
     (epoch seconds, e.g. `time.time() + Limiter.estimated_wait(position)`)."""
-    return (
-        f"The bot is busy, so your request is queued: you're number {position} in line. "
-        f"It should start {discord_relative_time(starts_at)}, by itself."
-    )
+    return UserFacingError.of("queue.place", position=position, when=math.ceil(starts_at))
 
 
 def discord_relative_time(epoch: float) -> str:
@@ -123,34 +127,45 @@ def discord_relative_time(epoch: float) -> str:
     return f"<t:{math.ceil(epoch)}:R>"
 
 
-def images(count: int) -> str:
+def images(count: int) -> Problem:
     """'1 image', '3 images'."""
-    return "1 image" if count == 1 else f"{count} images"
+    return UserFacingError.of("limits.images", count=count)
 
 
-def _period(seconds: int) -> str:
+def period(seconds: int) -> Problem:
     """'hour', '2 hours', '90 minutes', '45 seconds', 'day'... as in 'per <period>'."""
+    count, name = _length(seconds)
+    if count == 1:
+        return UserFacingError.of(f"limits.unit.{name}")
+    return UserFacingError.of(f"limits.period.{name}", count=count)
+
+
+def _length(seconds: int) -> tuple[int, str]:
     if seconds == DAY_SECONDS:
-        return "day"
-    count, name = seconds, "second"
+        return 1, "day"
     if seconds % 3600 == 0:
-        count, name = seconds // 3600, "hour"
-    elif seconds % 60 == 0:
-        count, name = seconds // 60, "minute"
-    return name if count == 1 else f"{count} {name}s"
+        return seconds // 3600, "hour"
+    if seconds % 60 == 0:
+        return seconds // 60, "minute"
+    return seconds, "second"
 
 
-def during(window: Window, seconds: int) -> str:
+def during(window: Window, seconds: int) -> Problem:
     """'in the last hour', 'today': when the used images were made."""
     if window is Window.DAILY:
-        return "today"
-    if seconds == DAY_SECONDS:
-        return "in the last 24 hours"
-    return f"in the last {_period(seconds)}"
+        return UserFacingError.of("limits.during.today")
+    if seconds == DAY_SECONDS:  # a rolling day reads "in the last 24 hours"
+        hours = UserFacingError.of("limits.period.hour", count=24)
+        return UserFacingError.of("limits.during.last", period=hours)
+    # One unit has its own message: Chinese says "the last one hour" (过去一小时).
+    one = _length(seconds)[0] == 1
+    return UserFacingError.of(
+        f"limits.during.{'last_one' if one else 'last'}", period=period(seconds)
+    )
 
 
-def _per(window: Window, seconds: int) -> str:
+def _per(window: Window, seconds: int) -> Problem:
     """'per hour', 'for today': which allowance the numbers belong to."""
     if window is Window.DAILY:
-        return "for today"
-    return f"per {_period(seconds)}"
+        return UserFacingError.of("limits.per.today")
+    return UserFacingError.of("limits.per.period", period=period(seconds))

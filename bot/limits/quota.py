@@ -22,13 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.limits.errors import (
-    LimitReached,
-    RequestTooLarge,
-    discord_relative_time,
-    during,
-    images,
-)
+from bot.limits.errors import LimitReached, RequestTooLarge
 from bot.limits.policy import DAY_SECONDS, Exempt, LimitPolicy, Policy, Window
 from bot.limits.store import Entry, Store, WindowCheck, fits_at
 from bot.limits.timing import DAY_MS, Clock, to_ms, utc_day_start_ms
@@ -189,24 +183,6 @@ class Usage:
             if window.window is which:
                 return window
         raise ValueError(f"no {which} window in this usage")
-
-    def describe(self) -> str:
-        """A few lines for the member, e.g. the answer to `/quota`."""
-        if self.exempt:
-            return "You have no personal image limits here."
-        return "\n".join(_describe_window(window) for window in self.windows)
-
-
-def _describe_window(usage: WindowUsage) -> str:
-    when = during(usage.window, usage.window_seconds)
-    text = f"{when[0].upper()}{when[1:]}: {usage.used} of {images(usage.limit)} used"
-    if usage.pending:
-        text += f" ({usage.pending} in progress)"
-    text += f", {usage.remaining} left."
-    if usage.resets_at is not None:
-        verb = "Resets" if usage.window is Window.DAILY else "More free up"
-        text += f" {verb} {discord_relative_time(usage.resets_at)}."
-    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,8 @@
   `PromptRefused` says which layer refused, `refused_by_provider` maps the Images API's own.
 """
 
-from bot.moderation.access import block_ends, check_access
+from bot.moderation.access import check_access
 from bot.moderation.client import (
-    CATEGORY_LABELS,
     MODERATION_CATEGORIES,
     ModerationClient,
     ModerationResult,
@@ -25,8 +24,6 @@ from bot.moderation.errors import (
     PromptRefused,
 )
 from bot.moderation.screening import (
-    BLOCKED_TERM_MESSAGE,
-    PROVIDER_MESSAGE,
     refused_by_provider,
     screen,
 )
@@ -35,11 +32,8 @@ from bot.moderation.store import ServerSettingsStore, open_server_settings
 from bot.moderation.terms import BlockedTerms, TermMatch, compile_terms, fold, normalise_term
 
 __all__ = [
-    "BLOCKED_TERM_MESSAGE",
-    "CATEGORY_LABELS",
     "FOREVER",
     "MODERATION_CATEGORIES",
-    "PROVIDER_MESSAGE",
     "AccessDenied",
     "AccessRule",
     "BlockedTerms",
@@ -53,7 +47,6 @@ __all__ = [
     "ServerSettings",
     "ServerSettingsStore",
     "TermMatch",
-    "block_ends",
     "check_access",
     "compile_terms",
     "fold",

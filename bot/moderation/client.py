@@ -28,26 +28,23 @@ DEFAULT_TIMEOUT = 10.0
 # pause than the deadline is answered by the caller's fail-open/closed policy instead.
 DEFAULT_RETRY = RetryPolicy(max_attempts=2, deadline=30.0, backoff_base=0.5, backoff_cap=2.0)
 
-# The categories of CreateModerationResponse (OpenAI spec 2.3.0), in the spec's order, with
-# the words a member sees for each.
-CATEGORY_LABELS: Mapping[str, str] = MappingProxyType(
-    {
-        "hate": "hate",
-        "hate/threatening": "threatening hate",
-        "harassment": "harassment",
-        "harassment/threatening": "threatening harassment",
-        "illicit": "illicit activity",
-        "illicit/violent": "violent illicit activity",
-        "self-harm": "self-harm",
-        "self-harm/intent": "self-harm intent",
-        "self-harm/instructions": "self-harm instructions",
-        "sexual": "sexual content",
-        "sexual/minors": "sexual content involving minors",
-        "violence": "violence",
-        "violence/graphic": "graphic violence",
-    }
+# The categories of CreateModerationResponse (OpenAI spec 2.3.0), in the spec's order; the
+# words a reader sees for each are the catalogue's (`moderation.category.*`).
+MODERATION_CATEGORIES = (
+    "hate",
+    "hate/threatening",
+    "harassment",
+    "harassment/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
 )
-MODERATION_CATEGORIES = tuple(CATEGORY_LABELS)
 _MAX_BODY = 1024 * 1024
 
 

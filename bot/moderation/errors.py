@@ -1,15 +1,15 @@
-"""What server controls and prompt screening raise: each message is written for whoever sees it.
+"""What server controls and prompt screening raise, as catalogue problems for whoever sees them.
 
 `AccessDenied` and `PromptRefused` are shown to the member who ran the command, `InvalidSetting`
 to the admin who tried to change a setting. `PromptRefused.reason` is for the mod-log only: it
-may name the blocked term, which the member-facing message never does.
+may name the blocked term, which the member-facing problem never does.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from bot.errors import InvalidInput, UserFacingError
+from bot.errors import InvalidInput, Problem, Said, UserFacingError
 
 AccessRule = Literal["dms", "blocked", "role", "channel", "nsfw"]
 Layer = Literal["blocked_terms", "moderation", "provider"]
@@ -18,7 +18,7 @@ Layer = Literal["blocked_terms", "moderation", "provider"]
 class InvalidSetting(InvalidInput):
     """A server setting an admin tried to save breaks a rule; the message says which and why."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: Said) -> None:
         super().__init__([problem])
 
 
@@ -29,8 +29,8 @@ class AccessDenied(UserFacingError):
     block (epoch seconds, `math.inf` for an indefinite one) when `rule == "blocked"`.
     """
 
-    def __init__(self, message: str, *, rule: AccessRule, until: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, problem: Said, *, rule: AccessRule, until: float | None = None) -> None:
+        super().__init__(problem)
         self.rule: AccessRule = rule
         self.until = until
 
@@ -42,14 +42,14 @@ class PromptRefused(UserFacingError):
     """A screening layer refused the prompt before any money was spent (or the provider did).
 
     `layer` says which one; `reason` is the detail for the mod-log (the blocked term, the
-    flagged categories, the provider's code) and is never part of `str(err)`. `categories`
-    holds the moderation categories that blocked, when `layer == "moderation"`.
+    flagged categories, the provider's code), a problem of its own, never part of `str(err)`.
+    `categories` holds the moderation categories that blocked, when `layer == "moderation"`.
     """
 
     def __init__(
-        self, message: str, *, layer: Layer, reason: str, categories: tuple[str, ...] = ()
+        self, problem: Said, *, layer: Layer, reason: Said, categories: tuple[str, ...] = ()
     ) -> None:
-        super().__init__(message)
+        super().__init__(problem)
         self.layer: Layer = layer
         self.reason = reason
         self.categories = categories
@@ -62,20 +62,17 @@ class PromptRefused(UserFacingError):
 class ModerationUnavailable(UserFacingError):
     """The moderation endpoint could not judge the prompt, and the policy is to fail closed."""
 
-    default_message = (
-        "I couldn't check your prompt with the moderation service right now, so nothing was "
-        "generated and nothing was counted. Please try again in a minute."
-    )
+    default_problem = Problem("moderation.unavailable")
 
     def __init__(
         self,
-        message: str | None = None,
+        problem: Said | None = None,
         *,
         status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message or self.default_message)
+        super().__init__(problem or self.default_problem)
         self.status = status
         self.code = code
         self.request_id = request_id

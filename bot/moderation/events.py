@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.errors import Said
 from bot.moderation.errors import Layer
 
 
@@ -37,7 +38,7 @@ class Refused:
     command: str
     prompt: str
     layer: Layer
-    reason: str  # for moderators only: the term, or the flagged categories
+    reason: Said  # for moderators only: the term, or the flagged categories
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,22 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.errors import Listed, Problem, UserFacingError
 from bot.images.errors import ContentPolicyViolation
-from bot.moderation.client import CATEGORY_LABELS, ModerationClient
+from bot.moderation.client import ModerationClient
 from bot.moderation.errors import ModerationUnavailable, PromptRefused
 from bot.moderation.settings import ServerSettings
 from bot.moderation.terms import TermMatch, compile_terms
 
 log = logging.getLogger(__name__)
 
-BLOCKED_TERM_MESSAGE = (
-    "Your prompt contains a term this server has blocked, so nothing was generated. "
-    "Please rephrase it."
-)
-MODERATION_MESSAGE = "The moderation check flagged your prompt{categories}. Please rephrase it."
-PROVIDER_MESSAGE = (
-    "The image provider refused this prompt under its content policy. Try rephrasing it."
-)
+of = UserFacingError.of
 
 
 async def screen(
@@ -48,9 +42,13 @@ async def screen(
         found = await asyncio.to_thread(_find_blocked_term, settings.blocked_terms, prompt)
         if found is not None:
             raise PromptRefused(
-                BLOCKED_TERM_MESSAGE,
+                of("moderation.blocked_term"),
                 layer="blocked_terms",
-                reason=f"blocked term {found.term!r} (written as {found.matched!r})",
+                reason=of(
+                    "moderation.reason.blocked_term",
+                    term=repr(found.term),
+                    matched=repr(found.matched),
+                ),
             )
     if moderation is None:
         return
@@ -69,27 +67,36 @@ async def screen(
     if not moderation.refuses(result):
         return
     blocking = moderation.blocking_categories(result)
-    labels = ", ".join(CATEGORY_LABELS.get(name, name) for name in blocking)
+    labels = Listed(tuple(category(name) for name in blocking), conjunction=None)
     scores = ", ".join(f"{name}={result.scores.get(name, 0.0):.2f}" for name in blocking)
+    model = result.model or moderation.model
     raise PromptRefused(
-        MODERATION_MESSAGE.format(categories=f" ({labels})" if labels else ""),
+        of("moderation.flagged", categories=labels) if blocking else of("moderation.flagged_any"),
         layer="moderation",
         reason=(
-            f"moderation model {result.model or moderation.model} flagged "
-            f"{scores or 'the prompt (no category named)'} (request_id={result.request_id})"
+            of("moderation.reason.flagged", model=model, scores=scores, request=result.request_id)
+            if scores
+            else of("moderation.reason.flagged_any", model=model, request=result.request_id)
         ),
         categories=blocking,
     )
 
 
+def category(name: str) -> Problem:
+    """A moderation category's name for readers ("self-harm/intent": "self-harm intent")."""
+    return of("moderation.category." + name.replace("/", ".").replace("-", "_"))
+
+
 def refused_by_provider(error: ContentPolicyViolation) -> PromptRefused:
     """The Images API's own refusal (content_policy_violation, moderation_blocked) as a refusal."""
     return PromptRefused(
-        PROVIDER_MESSAGE,
+        of("moderation.provider"),
         layer="provider",
-        reason=(
-            f"the image provider refused the prompt: code={error.code} "
-            f"request_id={error.request_id} message={error.api_message}"
+        reason=of(
+            "moderation.reason.provider",
+            code=error.code,
+            request=error.request_id,
+            message=error.api_message,
         ),
     )
 

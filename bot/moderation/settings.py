@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from bot.errors import UserFacingError
 from bot.limits.policy import DAY_SECONDS, LimitPolicy, RolePolicies
 from bot.moderation.errors import InvalidSetting
 from bot.moderation.terms import normalise_term
+
+of = UserFacingError.of
 
 SCHEMA_VERSION = 1
 MAX_ALLOWED_CHANNELS = 50
@@ -126,16 +129,15 @@ class ServerSettings:
     ) -> ServerSettings:
         """Set some of this server's limits (None leaves that number as it is)."""
         changes: dict[str, int] = {}
-        for name, value, low, high, what in (
-            ("window_images", window_images, 1, MAX_IMAGES, "Images per window"),
-            ("daily_images", daily_images, 1, MAX_IMAGES, "Images per day"),
-            ("window_seconds", window_seconds, 1, DAY_SECONDS, "The window"),
+        for name, value, low, high in (
+            ("window_images", window_images, 1, MAX_IMAGES),
+            ("daily_images", daily_images, 1, MAX_IMAGES),
+            ("window_seconds", window_seconds, 1, DAY_SECONDS),
         ):
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                unit = " seconds" if name == "window_seconds" else ""
-                raise InvalidSetting(f"{what} must be a whole number from {low} to {high:,}{unit}.")
+                raise InvalidSetting(of(f"settings.invalid.{name}", low=low, high=f"{high:,}"))
             changes[name] = value
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
@@ -149,10 +151,7 @@ class ServerSettings:
         """Let the commands work in this channel (once any is allowed, only in those)."""
         channels = self.allowed_channels | {_snowflake(channel_id, "channel")}
         if len(channels) > MAX_ALLOWED_CHANNELS:
-            raise InvalidSetting(
-                f"A server can allow at most {MAX_ALLOWED_CHANNELS} channels; "
-                "remove one first (or allow none, which means every channel)."
-            )
+            raise InvalidSetting(of("settings.invalid.channels", limit=MAX_ALLOWED_CHANNELS))
         return dataclasses.replace(self, allowed_channels=channels)
 
     def without_channel_allowed(self, channel_id: int) -> ServerSettings:
@@ -163,10 +162,7 @@ class ServerSettings:
         """Let members with this role use the commands (once any is allowed, only them)."""
         roles = self.allowed_roles | {_snowflake(role_id, "role")}
         if len(roles) > MAX_ALLOWED_ROLES:
-            raise InvalidSetting(
-                f"A server can allow at most {MAX_ALLOWED_ROLES} roles; remove one first "
-                "(or allow none, which means everyone)."
-            )
+            raise InvalidSetting(of("settings.invalid.roles", limit=MAX_ALLOWED_ROLES))
         return dataclasses.replace(self, allowed_roles=roles)
 
     def without_role_allowed(self, role_id: int) -> ServerSettings:
@@ -181,9 +177,7 @@ class ServerSettings:
         if normal in self.blocked_terms:
             return self
         if len(self.blocked_terms) >= MAX_BLOCKED_TERMS:
-            raise InvalidSetting(
-                f"A server can block at most {MAX_BLOCKED_TERMS} terms; remove some first."
-            )
+            raise InvalidSetting(of("settings.invalid.terms", limit=MAX_BLOCKED_TERMS))
         return dataclasses.replace(self, blocked_terms=(*self.blocked_terms, normal))
 
     def without_blocked_term(self, term: str) -> ServerSettings:
@@ -226,14 +220,11 @@ class ServerSettings:
             raise ValueError("a member key is a non-empty pseudonymous id")
         end = FOREVER if until is None else float(until)
         if math.isnan(end) or end <= now:
-            raise InvalidSetting("A block must end in the future.")
+            raise InvalidSetting(of("settings.invalid.block_in_past"))
         members = {key: end for key, end in self.blocked_members.items() if end > now}
         members[member_key] = end
         if len(members) > MAX_BLOCKED_MEMBERS:
-            raise InvalidSetting(
-                f"A server can block at most {MAX_BLOCKED_MEMBERS} members at once; "
-                "unblock some first."
-            )
+            raise InvalidSetting(of("settings.invalid.members", limit=MAX_BLOCKED_MEMBERS))
         return dataclasses.replace(self, blocked_members=members)
 
     def without_member_blocked(self, member_key: str, *, now: float) -> ServerSettings:

@@ -36,7 +36,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.errors import UserFacingError
 from bot.moderation.errors import InvalidSetting
+
+of = UserFacingError.of
 
 MAX_TERM_LENGTH = 60  # characters, after normalising (Discord's AutoMod allows 60 per keyword)
 
@@ -138,25 +141,17 @@ def normalise_term(raw: str) -> str:
     suffix = len(text) > 1 and text.endswith("*")
     text = text.strip("*").strip()
     if "*" in text:
-        raise InvalidSetting(
-            "A blocked term can have * only at its start or end (like bad* or *bad)."
-        )
+        raise InvalidSetting(of("terms.invalid.star"))
     text = _TERM_SPACES.sub(" ", text).translate(_TERM_DROPPED)
     text = " ".join(text.split())
     if not any(char.isalnum() for char in text):
-        raise InvalidSetting("A blocked term needs at least one letter or digit.")
+        raise InvalidSetting(of("terms.invalid.no_letter"))
     for char in text:
         if not (char.isalnum() or char == " " or char in _SWAP_SYMBOLS):
-            raise InvalidSetting(
-                "A blocked term can hold only letters, digits, spaces and the swap characters "
-                f"{' '.join(sorted(_SWAP_SYMBOLS))} (and * at its start or end); "
-                f"{char!r} isn't one of them."
-            )
+            swaps = " ".join(sorted(_SWAP_SYMBOLS))
+            raise InvalidSetting(of("terms.invalid.character", swaps=swaps, char=repr(char)))
     if len(text) > MAX_TERM_LENGTH:
-        raise InvalidSetting(
-            f"A blocked term can be at most {MAX_TERM_LENGTH} characters long "
-            f"(that one has {len(text)})."
-        )
+        raise InvalidSetting(of("terms.invalid.length", limit=MAX_TERM_LENGTH, count=len(text)))
     return ("*" if prefix else "") + text + ("*" if suffix else "")
 
 

@@ -16,9 +16,6 @@ from typing import Any
 
 import pytest
 
-from bot.moderation.access import DMS_OFF_MESSAGE, NSFW_ONLY_MESSAGE
-from bot.moderation.errors import ModerationUnavailable
-from bot.moderation.screening import BLOCKED_TERM_MESSAGE, PROVIDER_MESSAGE
 from tests.cogs.support import (
     assert_key_never_sent,
     discord_bodies,
@@ -36,9 +33,18 @@ from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.images_api import FakeImagesAPI
 from tests.fakes.moderation_api import FakeModerationAPI
+from tests.moderation.test_screening import BLOCKED_TERM, PROVIDER
 
 UNUSED = "In the last hour: 0 of 10 images used, 10 left."
 MODERATION_KEY = "sk-moderation-0123456789abcdefghij"
+
+# What the member reads, word for word (the catalogue's English).
+NSFW_ONLY = "Image commands work only in age-restricted channels on this server."
+DMS_OFF = "Image commands don't work in direct messages with this bot. Use them on a server."
+UNAVAILABLE = (
+    "I couldn't check your prompt with the moderation service right now, so nothing was "
+    "generated and nothing was counted. Please try again in a minute."
+)
 
 
 @pytest.fixture
@@ -108,7 +114,7 @@ async def test_nsfw_only_works_only_in_age_restricted_channels(
     async with start_bot():
         await configure(fake_discord, "nsfw-only", {"enabled": True})
         text = await refused_at_once(await imagine(fake_discord))
-        assert text == NSFW_ONLY_MESSAGE
+        assert text == NSFW_ONLY
         await result(await imagine(fake_discord, channel_id=fake_discord.nsfw_channel.id))
         await configure(fake_discord, "nsfw-only", {"enabled": False})
         await result(await imagine(fake_discord))
@@ -125,7 +131,7 @@ async def test_direct_messages_are_off_by_default_and_on_with_allow_dms(
         [command] = [c for c in fake_discord.registered_commands() if c["name"] == "imagine"]
         assert command["contexts"] == [0]
         text = await refused_at_once(await imagine(fake_discord, channel_id=dm))
-        assert text == DMS_OFF_MESSAGE
+        assert text == DMS_OFF
     assert fake_api.requests == []
     async with start_bot(DISCORD_GUILD_ID="", ALLOW_DMS="true"):
         await result(await imagine(fake_discord, channel_id=dm))
@@ -159,7 +165,7 @@ async def test_blocked_term_variants_are_caught_and_clean_prompts_pass(
         await configure(fake_discord, "modlog", {"channel": modlog})
         for prompt in CAUGHT:
             text = await refused_at_once(await imagine(fake_discord, prompt))
-            assert text == BLOCKED_TERM_MESSAGE, prompt
+            assert text == BLOCKED_TERM, prompt
         for prompt in PASSING:
             await result(await imagine(fake_discord, prompt))
         assert "0 of 10 images used" not in await quota(fake_discord)
@@ -238,7 +244,7 @@ async def test_moderation_that_is_down_refuses_politely_unless_set_to_fail_open(
     fake_moderation.fail_next("server_error", times=2)  # both attempts
     async with start_bot(**moderated(fake_moderation)):
         text = await private_reply(await imagine(fake_discord))
-        assert text == ModerationUnavailable.default_message
+        assert text == UNAVAILABLE
         assert UNUSED in await quota(fake_discord)
     assert fake_api.requests == []
 
@@ -261,7 +267,7 @@ async def test_the_providers_refusal_is_polite_and_free(
     async with start_bot():
         await configure(fake_discord, "modlog", {"channel": modlog})
         text = await private_reply(await imagine(fake_discord, "a forbidden picture"))
-        assert text == PROVIDER_MESSAGE
+        assert text == PROVIDER
         assert UNUSED in await quota(fake_discord)
         entry = await fake_discord.wait_for_message(lambda m: m.channel_id == modlog.id)
     embed = entry.embeds[0]

@@ -16,8 +16,6 @@ from typing import Any
 
 from PIL import Image
 
-from bot.moderation.access import BLOCKED_MESSAGE
-from cogs.modlog import ONLY_BLOCKERS, ONLY_MODS, ONLY_OWNER
 from tests.cogs.support import eventually, refused_at_once, result
 from tests.cogs.test_moderation import field
 from tests.cogs.test_settings import (  # noqa: F401 - the autouse check
@@ -29,6 +27,14 @@ from tests.conftest import StartBot
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeInteraction, FakeMessage
 
 BLOCK_END = re.compile(r"until <t:(\d+):f> \(<t:\1:R>\)")
+
+ONLY_OWNER = "Only the member who asked for these images, or a moderator, can delete them."
+ONLY_MODS = "Only moderators with the Manage Messages permission can delete results."
+ONLY_BLOCKERS = (
+    "Only moderators with the Timeout Members (Moderate Members) or Manage Server permission "
+    "can block members from the bot."
+)
+BLOCKED = "You're blocked from using the bot on this server."
 
 
 def with_modlog(fake: FakeDiscord) -> FakeChannel:
@@ -195,7 +201,7 @@ async def test_the_block_menu_blocks_the_member_for_the_chosen_time(
         assert before + 3600 <= until <= time.time() + 3600 + 1
 
         refusal = await refused_at_once(await imagine(fake_discord))
-        assert refusal == f"{BLOCKED_MESSAGE[:-1]} until <t:{until}:f> (<t:{until}:R>)."
+        assert refusal == f"{BLOCKED[:-1]} until <t:{until}:f> (<t:{until}:R>)."
         # The mod-log records who blocked whom, until when.
         record = await fake_discord.wait_for_message(
             lambda m: (
@@ -252,7 +258,7 @@ async def test_the_buttons_work_on_messages_from_a_previous_run(
             "is blocked from the image commands until unblocked."
         )
         refusal = await refused_at_once(await imagine(fake_discord))
-        assert refusal == BLOCKED_MESSAGE
+        assert refusal == BLOCKED
 
 
 async def test_the_last_entry_before_a_shutdown_is_still_posted(

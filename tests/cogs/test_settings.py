@@ -16,7 +16,6 @@ import pytest
 
 from bot.moderation import ServerSettings
 from bot.moderation.settings import MAX_ALLOWED_CHANNELS, MAX_ALLOWED_ROLES
-from cogs.settings import NOT_ADMIN
 from tests.cogs.support import refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeMember, FakeUser, Permission
@@ -24,6 +23,10 @@ from tests.fakes.images_api import FakeImagesAPI
 
 Who = FakeUser | FakeMember | None
 BLOCK_END = re.compile(r"until <t:(\d+):f> \(<t:\1:R>\)")
+
+NOT_ADMIN = (
+    "Only members with the Manage Server permission can see or change the image bot's settings."
+)
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,10 @@ import asyncio
 
 import pytest
 
+from bot.front.explain import explain, say
 from bot.limits import (
     Limiter,
+    LimitError,
     LimitPolicy,
     QueueFull,
     TooManyWaiting,
@@ -149,8 +151,9 @@ async def test_a_refused_reservation_gives_its_place_back() -> None:
         limiter.check_room("u-a", images=2)
         await limiter.reserve("u-a", images=2, policy=small)
 
-    with pytest.raises(Exception, match="You asked for 2 images"):
+    with pytest.raises(LimitError) as refused:
         await asyncio.create_task(request())
+    assert explain(None, refused.value).startswith("You asked for 2 images")
     assert limiter.queue.waiting == 0
 
 
@@ -187,7 +190,7 @@ async def test_the_estimated_wait_follows_the_budget_and_the_turns() -> None:
 
 
 def test_the_place_shown_says_when_the_job_should_start() -> None:
-    text = queue_place(3, starts_at=1_700_000_000.2)
+    text = say(None, queue_place(3, starts_at=1_700_000_000.2))
     assert "you're number 3 in line" in text
     assert "It should start <t:1700000001:R>" in text
 

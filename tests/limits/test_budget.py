@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.front.explain import explain
 from bot.limits import EXEMPT, GlobalBudget, Limiter, LimitPolicy, RequestTooLarge, Window
 from bot.limits.store import Store
 from tests.conftest import eventually
@@ -36,7 +37,7 @@ async def test_request_larger_than_the_budget_is_refused(clock: FakeClock, store
             pytest.fail("must not run")
     err = refused.value
     assert (err.window, err.requested, err.limit) == (Window.GLOBAL, 5, 4)
-    assert str(err) == (
+    assert explain(None, err) == (
         "You asked for 5 images, but this bot can make at most 4 images per minute. "
         "Ask for 4 or fewer."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.front.explain import explain
 from bot.limits import (
     EXEMPT,
     LimitPolicy,
@@ -86,28 +87,30 @@ def test_limit_message_names_the_window(seconds: int, during: str) -> None:
     err = LimitReached(
         window=Window.ROLLING, window_seconds=seconds, used=3, limit=3, requested=1, resets_at=5.5
     )
-    assert str(err) == f"You've used 3 of your 3 images {during}. You can make more <t:6:R>."
+    assert (
+        explain(None, err) == f"You've used 3 of your 3 images {during}. You can make more <t:6:R>."
+    )
 
 
 def test_limit_message_in_the_singular() -> None:
     err = LimitReached(
         window=Window.DAILY, window_seconds=86_400, used=4, limit=5, requested=2, resets_at=10
     )
-    assert str(err) == (
+    assert explain(None, err) == (
         "You asked for 2 images, but only 1 of your 5 images for today is left. "
         "Ask for 1 or fewer, or try again <t:10:R>."
     )
     one = LimitReached(
         window=Window.ROLLING, window_seconds=3600, used=1, limit=1, requested=1, resets_at=10
     )
-    assert str(one).startswith("You've used 1 of your 1 image in the last hour.")
+    assert explain(None, one).startswith("You've used 1 of your 1 image in the last hour.")
 
 
 def test_limit_message_when_full_says_when_the_request_fits() -> None:
     err = LimitReached(
         window=Window.ROLLING, window_seconds=3600, used=10, limit=10, requested=3, resets_at=10
     )
-    assert str(err) == (
+    assert explain(None, err) == (
         "You've used 10 of your 10 images in the last hour. You can make 3 more <t:10:R>."
     )
 
@@ -119,7 +122,7 @@ def test_used_above_the_limit_reads_as_full() -> None:
     )
     assert err.used == 12
     assert err.remaining == 0
-    assert str(err).startswith("You've used 10 of your 10 images")
+    assert explain(None, err).startswith("You've used 10 of your 10 images")
 
 
 def test_every_refusal_is_a_user_facing_limit_error() -> None:
@@ -134,7 +137,7 @@ def test_every_refusal_is_a_user_facing_limit_error() -> None:
     for err in errors:
         assert isinstance(err, LimitError)
         assert err.message == str(err)
-    assert str(errors[1]) == (
+    assert explain(None, errors[1]) == (
         "You asked for 2 images, but your limit is 1 image per hour. Ask for 1 or fewer."
     )
-    assert str(errors[3]).startswith("You already have 1 request waiting.")
+    assert explain(None, errors[3]).startswith("You already have 1 request waiting.")

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from bot.front.explain import explain
 from bot.limits import (
     FairQueue,
     Limiter,
@@ -124,7 +125,7 @@ async def test_per_member_cap() -> None:
         async with jobs.queue.turn("u-a"):
             pytest.fail("must not run")
     assert (refused.value.waiting, refused.value.limit) == (2, 2)
-    assert str(refused.value) == (
+    assert explain(None, refused.value) == (
         "You already have 2 requests waiting. Please wait for one to finish before asking for more."
     )
     await jobs.start_waiting("b1", waiting=3)  # other members still get in
@@ -142,7 +143,7 @@ async def test_total_cap() -> None:
         async with jobs.queue.turn("u-d"):
             pytest.fail("must not run")
     assert (refused.value.waiting, refused.value.limit) == (2, 2)
-    assert str(refused.value) == (
+    assert explain(None, refused.value) == (
         "The bot is busy right now: too many requests are waiting. Please try again in a minute."
     )
     jobs.release["a1"].set()

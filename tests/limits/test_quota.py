@@ -7,6 +7,8 @@ import random
 
 import pytest
 
+from bot.front.allowance import describe_usage
+from bot.front.explain import explain
 from bot.limits import (
     EXEMPT,
     Limiter,
@@ -64,7 +66,7 @@ async def test_usage_numbers(store: Store, clock: FakeClock) -> None:
     assert daily.resets_at == NEXT_MIDNIGHT
     assert usage.remaining == 5
     assert not usage.exempt
-    text = usage.describe()
+    text = describe_usage(None, usage)
     assert "In the last hour: 5 of 10 images used (3 in progress), 5 left." in text
     assert f"More free up <t:{int(START + 3600)}:R>." in text
     assert (
@@ -87,7 +89,7 @@ async def test_rolling_window_frees_images_as_they_age_out(store: Store, clock: 
     err = refused.value
     assert (err.window, err.used, err.limit, err.requested) == (Window.ROLLING, 10, 10, 1)
     assert err.resets_at == START + 3600  # when the first 4 leave the window
-    assert str(err) == (
+    assert explain(None, err) == (
         "You've used 10 of your 10 images in the last hour. "
         f"You can make more <t:{int(START + 3600)}:R>."
     )
@@ -112,7 +114,7 @@ async def test_partial_room_says_how_many_are_left(store: Store, clock: FakeCloc
     assert (err.used, err.remaining, err.requested) == (8, 2, 4)
     # 8 + 4 - 10 = 2 must leave: the first reservation (5 images) frees enough.
     assert err.resets_at == START + 3600
-    assert str(err) == (
+    assert explain(None, err) == (
         "You asked for 4 images, but only 2 of your 10 images per hour are left. "
         f"Ask for 2 or fewer, or try again <t:{int(START + 3600)}:R>."
     )
@@ -131,7 +133,7 @@ async def test_daily_cap_resets_at_utc_midnight(store: Store, clock: FakeClock) 
     assert (err.window, err.used, err.limit) == (Window.DAILY, 8, 8)
     assert err.resets_at == NEXT_MIDNIGHT
     assert err.resets_at_datetime.isoformat() == "2023-11-16T00:00:00+00:00"
-    assert str(err).startswith("You've used 8 of your 8 images today.")
+    assert explain(None, err).startswith("You've used 8 of your 8 images today.")
     clock.now = NEXT_MIDNIGHT - 0.001
     with pytest.raises(LimitReached):
         await q.reserve(MEMBER, images=1, policy=policy)
@@ -167,7 +169,7 @@ async def test_refusal_advice_holds_in_every_window(store: Store, clock: FakeClo
     err = refused.value
     assert (err.window, err.used, err.limit, err.remaining) == (Window.ROLLING, 10, 10, 0)
     assert err.resets_at == NEXT_MIDNIGHT
-    assert str(err) == (
+    assert explain(None, err) == (
         "You've used 10 of your 10 images in the last hour. "
         f"You can make 3 more <t:{int(NEXT_MIDNIGHT)}:R>."
     )
@@ -179,7 +181,7 @@ async def test_refusal_advice_holds_in_every_window(store: Store, clock: FakeClo
         await q.reserve(MEMBER, images=3, policy=policy)
     err = refused.value
     assert (err.window, err.remaining, err.resets_at) == (Window.DAILY, 2, NEXT_MIDNIGHT)
-    assert str(err).startswith(
+    assert explain(None, err).startswith(
         "You asked for 3 images, but only 2 of your 30 images for today are left. Ask for 2"
     )
     await q.reserve(MEMBER, images=2, policy=policy)
@@ -203,14 +205,14 @@ async def test_request_larger_than_a_window_can_never_succeed(
         await q.reserve(MEMBER, images=11, policy=HOURLY)
     err = refused.value
     assert (err.window, err.requested, err.limit) == (Window.ROLLING, 11, 10)
-    assert str(err) == (
+    assert explain(None, err) == (
         "You asked for 11 images, but your limit is 10 images per hour. Ask for 10 or fewer."
     )
     daily = LimitPolicy(window_seconds=3600, window_images=10, daily_images=3)
     with pytest.raises(RequestTooLarge) as refused:
         await q.reserve(MEMBER, images=4, policy=daily)
     assert refused.value.window is Window.DAILY
-    assert "your limit is 3 images per day" in str(refused.value)
+    assert "your limit is 3 images per day" in explain(None, refused.value)
     assert await used(q) == 0
 
 
@@ -238,7 +240,7 @@ async def test_roles_pick_the_policy(store: Store, clock: FakeClock) -> None:
     assert usage.exempt
     assert usage.remaining is None
     assert usage.windows == ()
-    assert usage.describe() == "You have no personal image limits here."
+    assert describe_usage(None, usage) == "You have no personal image limits here."
     # Exempt images are not recorded: losing the role later starts from zero.
     assert await used(q, member="u-c") == 0
     assert await reservations[0].refund() is True

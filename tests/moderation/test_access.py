@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.front.explain import explain
 from bot.moderation import AccessDenied, ServerSettings, check_access
 from bot.moderation.access import MAX_LISTED
 
@@ -45,7 +46,7 @@ def test_a_server_without_settings_lets_everyone_in_everywhere() -> None:
 def test_direct_messages_follow_the_bot_setting() -> None:
     refusal = denied(None, is_dm=True, dms_allowed=False)
     assert refusal.rule == "dms"
-    assert str(refusal) == (
+    assert explain(None, refusal) == (
         "Image commands don't work in direct messages with this bot. Use them on a server."
     )
     call(None, is_dm=True, dms_allowed=True)
@@ -59,19 +60,22 @@ def test_allowed_channels_are_named_as_mentions() -> None:
     call(one, channel_id=ART)
     refusal = denied(one)
     assert refusal.rule == "channel"
-    assert str(refusal) == f"Image commands work in <#{ART}> on this server."
+    assert explain(None, refusal) == f"Image commands work in <#{ART}> on this server."
     two = one.with_channel_allowed(MEMES)
     call(two, channel_id=MEMES)
-    assert str(denied(two)) == f"Image commands work in <#{ART}> and <#{MEMES}> on this server."
+    assert (
+        explain(None, denied(two))
+        == f"Image commands work in <#{ART}> and <#{MEMES}> on this server."
+    )
     three = two.with_channel_allowed(30)
-    assert str(denied(three)) == (
+    assert explain(None, denied(three)) == (
         f"Image commands work in <#{ART}>, <#{MEMES}> and <#30> on this server."
     )
 
 
 def test_a_long_channel_list_is_shortened() -> None:
     settings = ServerSettings(GUILD, allowed_channels=frozenset(range(100, 100 + MAX_LISTED + 3)))
-    message = str(denied(settings, channel_id=5))
+    message = explain(None, denied(settings, channel_id=5))
     assert message.count("<#") == MAX_LISTED
     assert message.endswith(f"<#{100 + MAX_LISTED - 1}> and 3 more on this server.")
 
@@ -87,12 +91,12 @@ def test_allowed_roles_are_named_as_mentions() -> None:
     call(one, role_ids=[MODS, ARTISTS])
     refusal = denied(one, role_ids=[MODS])
     assert refusal.rule == "role"
-    assert str(refusal) == (
+    assert explain(None, refusal) == (
         f"Image commands on this server are only for members with the <@&{ARTISTS}> role."
     )
     two = one.with_role_allowed(MODS)
     call(two, role_ids=[MODS])
-    assert str(denied(two)) == (
+    assert explain(None, denied(two)) == (
         "Image commands on this server are only for members with one of these roles: "
         f"<@&{ARTISTS}> or <@&{MODS}>."
     )
@@ -108,7 +112,10 @@ def test_age_restricted_only() -> None:
     call(settings, channel_is_nsfw=True)
     refusal = denied(settings, channel_is_nsfw=False)
     assert refusal.rule == "nsfw"
-    assert str(refusal) == "Image commands work only in age-restricted channels on this server."
+    assert (
+        explain(None, refusal)
+        == "Image commands work only in age-restricted channels on this server."
+    )
 
 
 def test_a_blocked_member_is_told_until_when() -> None:
@@ -118,7 +125,7 @@ def test_a_blocked_member_is_told_until_when() -> None:
     assert refusal.rule == "blocked"
     assert refusal.until == until
     epoch = 1_700_003_601  # rounded up: never shows a time before the block ends
-    assert str(refusal) == (
+    assert explain(None, refusal) == (
         f"You're blocked from using the bot on this server until <t:{epoch}:f> (<t:{epoch}:R>)."
     )
     call(settings, now=until)  # over
@@ -127,7 +134,7 @@ def test_a_blocked_member_is_told_until_when() -> None:
 
 def test_an_indefinite_block_names_no_end() -> None:
     settings = ServerSettings(GUILD).with_member_blocked(KEY, until=None, now=NOW)
-    assert str(denied(settings, now=NOW + 10**8)) == (
+    assert explain(None, denied(settings, now=NOW + 10**8)) == (
         "You're blocked from using the bot on this server."
     )
 

@@ -9,12 +9,11 @@ from typing import Any, Protocol
 import aiohttp
 import pytest
 
+from bot.front.explain import explain, say
 from bot.images.client import ImagesClient
 from bot.images.errors import ContentPolicyViolation
 from bot.images.profiles import build_profile
 from bot.moderation import (
-    BLOCKED_TERM_MESSAGE,
-    PROVIDER_MESSAGE,
     ModerationClient,
     ModerationResult,
     ModerationUnavailable,
@@ -31,6 +30,12 @@ from tests.fakes.moderation_api import FakeModerationAPI
 from tests.moderation.conftest import API_KEY
 
 GUILD = 31
+
+BLOCKED_TERM = (
+    "Your prompt contains a term this server has blocked, so nothing was generated. "
+    "Please rephrase it."
+)
+PROVIDER = "The image provider refused this prompt under its content policy. Try rephrasing it."
 
 
 class ClientFactory(Protocol):
@@ -79,10 +84,10 @@ async def test_a_blocked_term_is_refused_without_naming_it(
     settings = ServerSettings(GUILD).with_blocked_term("gizmo")
     refusal = await refused("a shiny G.1.Z.M.O on a desk", settings, make_client())
     assert refusal.layer == "blocked_terms"
-    assert str(refusal) == BLOCKED_TERM_MESSAGE
-    assert "gizmo" not in str(refusal).lower()
+    assert explain(None, refusal) == BLOCKED_TERM
+    assert "gizmo" not in explain(None, refusal).lower()
     assert "gizmo" not in repr(refusal)
-    assert refusal.reason == "blocked term 'gizmo' (written as 'g.1.z.m.o')"
+    assert say(None, refusal.reason) == "blocked term 'gizmo' (written as 'g.1.z.m.o')"
     # Refused before any request: the moderation endpoint was never asked (or paid).
     assert fake_moderation.requests == []
 
@@ -118,12 +123,12 @@ async def test_a_flagged_prompt_is_refused_with_its_categories(
     refusal = await refused("A gory SWORD FIGHT", None, make_client())
     assert refusal.layer == "moderation"
     assert refusal.categories == ("violence", "violence/graphic")
-    assert str(refusal) == (
+    assert explain(None, refusal) == (
         "The moderation check flagged your prompt (violence, graphic violence). Please rephrase it."
     )
-    assert "violence=0.97, violence/graphic=0.97" in refusal.reason
-    assert fake_moderation.requests[0].request_id in refusal.reason
-    assert "omni-moderation-2024-09-26" in refusal.reason
+    assert "violence=0.97, violence/graphic=0.97" in say(None, refusal.reason)
+    assert fake_moderation.requests[0].request_id in say(None, refusal.reason)
+    assert "omni-moderation-2024-09-26" in say(None, refusal.reason)
 
 
 async def test_categories_configured_not_to_block_pass(
@@ -136,7 +141,7 @@ async def test_categories_configured_not_to_block_pass(
     refusal = await refused("a kiss", None, only_sexual)
     assert refusal.categories == ("sexual",)
     assert (
-        str(refusal)
+        explain(None, refusal)
         == "The moderation check flagged your prompt (sexual content). Please rephrase it."
     )
 
@@ -189,7 +194,7 @@ async def test_the_endpoint_down_refuses_politely_by_default(
     fake_moderation.fail_next("server_error", times=2)
     with pytest.raises(ModerationUnavailable) as unavailable:
         await screen("a lake", None, make_client())
-    assert str(unavailable.value) == (
+    assert explain(None, unavailable.value) == (
         "I couldn't check your prompt with the moderation service right now, so nothing was "
         "generated and nothing was counted. Please try again in a minute."
     )
@@ -308,10 +313,10 @@ async def test_the_providers_refusal_becomes_a_prompt_refusal(
         await client.generate(prompt="a lake", user="u-a")
     refusal = refused_by_provider(violation.value)
     assert refusal.layer == "provider"
-    assert str(refusal) == PROVIDER_MESSAGE
-    assert str(refusal) == (
+    assert explain(None, refusal) == PROVIDER
+    assert explain(None, refusal) == (
         "The image provider refused this prompt under its content policy. Try rephrasing it."
     )
-    assert f"code={violation.value.code}" in refusal.reason
+    assert f"code={violation.value.code}" in say(None, refusal.reason)
     assert violation.value.code in ("content_policy_violation", "moderation_blocked")
-    assert f"request_id={fake_images.requests[0].request_id}" in refusal.reason
+    assert f"request_id={fake_images.requests[0].request_id}" in say(None, refusal.reason)
