@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import io
 import random
-import re
 import struct
 import time
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from PIL import Image, ImageChops, ImageFile
@@ -21,10 +18,12 @@ from bot import imaging
 from bot.build import attachment_limits
 from bot.config import Settings
 from bot.errors import InvalidInput
-from bot.front.explain import explain, say
+from bot.front.explain import explain
 from bot.images.profiles import InputRule, MiB, build_profile
 from bot.imaging.decode import decode
 from bot.secrets import Secret
+from tests.said import problems as problems_of
+from tests.said import refused
 
 DALLE2 = build_profile("dall-e-2", "dall-e-2")
 DALLE3 = build_profile("dall-e-3", "dall-e-3")
@@ -87,18 +86,6 @@ def close_to(pixel: object, expected: tuple[int, ...], tolerance: int = 8) -> bo
     return len(pixel) == len(expected) and all(
         abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True)
     )
-
-
-def problems_of(error: pytest.ExceptionInfo[InvalidInput]) -> tuple[str, ...]:
-    return tuple(say(None, each) for each in error.value.problems)
-
-
-@contextmanager
-def refused(pattern: str) -> Iterator[None]:
-    """`pytest.raises(InvalidInput, match=pattern)` on what the member reads."""
-    with pytest.raises(InvalidInput) as error:
-        yield
-    assert re.search(pattern, explain(None, error.value))
 
 
 # --- limits and unreadable files ---------------------------------------------------------------

@@ -5,35 +5,20 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 
 from bot.errors import InvalidInput
-from bot.front.explain import explain, say
+from bot.front.explain import explain
 from bot.images.profiles import ModelProfile, build_profile
 from bot.images.requests import ImageOptions
 from bot.validation import check_edit, check_generation, check_variation
+from tests.said import problems, refused
 
 DALLE2 = build_profile("dall-e-2", "dall-e-2")
 DALLE3 = build_profile("dall-e-3", "dall-e-3")
 GPT = build_profile("gpt-image", "gpt-image-1.5")
 GPT_MINI = build_profile("gpt-image-mini", "gpt-image-1-mini")
 GPT2 = build_profile("gpt-image-2", "gpt-image-2")
-
-
-def problems(error: pytest.ExceptionInfo[InvalidInput]) -> tuple[str, ...]:
-    return tuple(say(None, each) for each in error.value.problems)
-
-
-@contextmanager
-def refused(pattern: str) -> Iterator[None]:
-    """`pytest.raises(InvalidInput, match=pattern)` on what the member reads."""
-    with pytest.raises(InvalidInput) as error:
-        yield
-    assert re.search(pattern, explain(None, error.value))
 
 
 # --- prompts -----------------------------------------------------------------------------------
