@@ -119,9 +119,13 @@ class _Checker:
         if not text:
             self.problems.append(InvalidInput.of("validation.prompt.empty"))
         elif len(text) > self.profile.prompt_max:
+            # Numbers go as text with their thousands separated (1,204), as both shipped
+            # languages write them: a format spec in the catalogue fails on a missing field.
             self.problems.append(
                 InvalidInput.of(
-                    "validation.prompt.too_long", length=len(text), limit=self.profile.prompt_max
+                    "validation.prompt.too_long",
+                    length=f"{len(text):,}",
+                    limit=f"{self.profile.prompt_max:,}",
                 )
             )
         return text
@@ -155,7 +159,9 @@ class _Checker:
         if n_max == 1:
             self.problems.append(InvalidInput.of("validation.n.one"))
         else:
-            self.problems.append(InvalidInput.of("validation.n.range", n=n, n_max=n_max))
+            self.problems.append(
+                InvalidInput.of("validation.n.range", n=f"{n:,}", n_max=f"{n_max:,}")
+            )
 
     def _size(self, size: str | None) -> str | None:
         value = _normalise(size, size=True)
@@ -211,7 +217,7 @@ class _Checker:
         problems_before = len(self.problems)
         if not 0 <= compression <= 100:
             self.problems.append(
-                InvalidInput.of("validation.output_compression.range", value=compression)
+                InvalidInput.of("validation.output_compression.range", value=f"{compression:,}")
             )
         if output_format is not None and output_format not in _COMPRESSIBLE_FORMATS:
             self.problems.append(InvalidInput.of("validation.output_compression.format"))

@@ -36,10 +36,19 @@ def damaged(what: Attachment) -> Problem:
 
 def too_many_pixels(what: Attachment, max_pixels: int, size: tuple[int, int] | None) -> Problem:
     side = math.isqrt(max_pixels)
-    cap = {"max_pixels": max_pixels, "max_size": dimensions(side, side)}
+    cap = {"max_pixels": count(max_pixels), "max_size": dimensions(side, side)}
     if size is None:
         return about(what, "far_too_many_pixels", **cap)
-    return about(what, "too_many_pixels", size=dimensions(*size), pixels=size[0] * size[1], **cap)
+    pixels = count(size[0] * size[1])
+    return about(what, "too_many_pixels", size=dimensions(*size), pixels=pixels, **cap)
+
+
+def count(number: int) -> str:
+    """`number` with its thousands separated (1,204), as both shipped languages write it.
+
+    Written here rather than with a format spec in the catalogue (`{n:,}`), which would fail
+    on a missing field instead of showing it."""
+    return f"{number:,}"
 
 
 def dimensions(width: int, height: int) -> str:
