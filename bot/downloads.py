@@ -29,7 +29,7 @@ class DownloadTooLarge(DownloadError):
     """The file is larger than the cap (declared, or found while streaming)."""
 
     def __init__(self, limit: int, size: int | None = None) -> None:
-        super().__init__(f"larger than {limit} bytes")
+        super().__init__(f"larger than {limit} bytes")  # i18n: not for members
         self.limit = limit
         self.size = size
 
@@ -39,7 +39,7 @@ class DownloadRefused(DownloadError):
     points (None when it is no http(s) URL at all)."""
 
     def __init__(self, origin: str | None) -> None:
-        super().__init__("not an allowed origin")
+        super().__init__("not an allowed origin")  # i18n: not for members
         self.origin = origin
 
 
@@ -118,6 +118,6 @@ async def download(
                 raise DownloadError(f"HTTP {response.status}")
             return bytes(await read_capped(response, max_bytes))
     except TimeoutError as exc:
-        raise DownloadError("timed out") from exc
+        raise DownloadError("timed out") from exc  # i18n: not for members
     except aiohttp.ClientError as exc:
         raise DownloadError(type(exc).__name__) from exc

@@ -27,7 +27,7 @@ from bot.downloads import (
     check_origin,
     download,
 )
-from bot.errors import InvalidInput, UserFacingError
+from bot.errors import InvalidInput, Problem, UserFacingError
 from bot.images.client import ImagesClient
 from bot.images.errors import ContentPolicyViolation, ImagesError
 from bot.images.profiles import ModelProfile
@@ -126,14 +126,16 @@ async def _tell(job: Job, stage: Stage) -> None:
         await job.on_stage(stage)
 
 
-def _not_from_discord(upload: Upload, refused: DownloadRefused) -> str:
+def _not_from_discord(upload: Upload, refused: DownloadRefused) -> Problem:
     """Logs where a refused attachment pointed (its origin only: the rest of the URL is the
     member's), and says what the member can do."""
     log.warning("refused a %s attachment from %s", upload.what, refused.origin or "no http(s) URL")
-    return (
-        f"Your {upload.what} doesn't come from Discord, and I only download files uploaded to "
-        "Discord. Attach the picture to the command itself and try again."
-    )
+    return _about(upload, "not_from_discord")
+
+
+def _about(upload: Upload, name: str, /, **fields: object) -> Problem:
+    """The message `name` about an attachment (`downloads.image.<name>`, `downloads.mask...`)."""
+    return UserFacingError.of(f"downloads.{upload.what}.{name}", **fields)
 
 
 def _owed(result: ImagesResult) -> list[OwedImage]:
@@ -144,7 +146,8 @@ def _owed(result: ImagesResult) -> list[OwedImage]:
 
 
 def _size_text(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+    """`size` bytes in MB, as the messages write it before their " MB"."""
+    return f"{size / (1024 * 1024):.1f}"
 
 
 class ImageService:
@@ -184,10 +187,8 @@ class ImageService:
         a client sets as it likes, so a picture is judged by its bytes once downloaded."""
         problems = []
         if upload.size > self.limits.max_bytes:
-            problems.append(
-                f"Your {upload.what} is {_size_text(upload.size)}; the most I accept is "
-                f"{_size_text(self.limits.max_bytes)}. Upload a smaller file."
-            )
+            size, limit = _size_text(upload.size), _size_text(self.limits.max_bytes)
+            problems.append(_about(upload, "too_large", size=size, limit=limit))
         try:
             check_origin(upload.url, self.attachment_origins)
         except DownloadRefused as exc:
@@ -209,16 +210,11 @@ class ImageService:
             raise InvalidInput([_not_from_discord(upload, exc)]) from exc
         except DownloadTooLarge as exc:
             raise InvalidInput(
-                [
-                    f"Your {upload.what} is larger than {_size_text(exc.limit)}, the most I "
-                    "accept. Upload a smaller file."
-                ]
+                [_about(upload, "larger_than", limit=_size_text(exc.limit))]
             ) from exc
         except DownloadError as exc:
             log.warning("could not download the %s attachment: %s", upload.what, exc)
-            raise UserFacingError(
-                f"I couldn't download your {upload.what} from Discord. Please upload it again."
-            ) from exc
+            raise UserFacingError(_about(upload, "failed")) from exc
 
     async def server_settings(self, member: Member) -> ServerSettings | None:
         """The settings of the server the member is on (None in direct messages)."""

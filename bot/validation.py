@@ -13,19 +13,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict, Unpack
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Problem
 from bot.images.profiles import ModelProfile, Operation
 from bot.images.requests import ImageOptions
 
-# Member-facing names of the optional fields, in the order problems are reported.
-_LABELS = {
-    "quality": "quality",
-    "style": "style",
-    "background": "background",
-    "output_format": "output format",
-    "moderation": "moderation",
-    "input_fidelity": "input fidelity",
-}
+# The optional fields, in the order problems are reported. Each has its own messages
+# (`validation.<field>.unsupported`, `.not_offered`), so translators see whole sentences.
+_CHOICES = ("quality", "style", "background", "output_format", "moderation", "input_fidelity")
 _COMPRESSIBLE_FORMATS = ("jpeg", "webp")
 _TRANSPARENT_FORMATS = ("png", "webp")
 _DEFAULT_OUTPUT_FORMAT = "png"  # what the API uses when output_format is left out
@@ -67,7 +61,7 @@ def check_edit(
 ) -> tuple[str, ImageOptions]:
     """The prompt and options of an edit, checked against `profile`."""
     if not profile.supports_edits:
-        raise InvalidInput([_unavailable(profile, "edit images", "editing is")])
+        raise InvalidInput([_unavailable(profile, "edit")])
     return _check_prompted(profile, "edit", prompt, fields)
 
 
@@ -87,7 +81,7 @@ def check_variation(
         operation = "variation" if profile.supports_variations else "edit"
     supported = profile.supports_variations if operation == "variation" else profile.supports_edits
     if not supported:
-        raise InvalidInput([_unavailable(profile, "make variations of an image", "variations are")])
+        raise InvalidInput([_unavailable(profile, "variation")])
     checker = _Checker(profile, operation)
     options = checker.options(fields)
     checker.raise_problems()
@@ -104,11 +98,8 @@ def _check_prompted(
     return text, options
 
 
-def _unavailable(profile: ModelProfile, cannot: str, what: str) -> str:
-    return (
-        f"The image model this bot uses ({profile.model}) can't {cannot}, "
-        f"so {what} not available here."
-    )
+def _unavailable(profile: ModelProfile, operation: Literal["edit", "variation"]) -> Problem:
+    return InvalidInput.of(f"validation.{operation}_unavailable", model=profile.model)
 
 
 class _Checker:
@@ -117,7 +108,7 @@ class _Checker:
     def __init__(self, profile: ModelProfile, operation: Operation) -> None:
         self.profile = profile
         self.operation = operation
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
 
     def raise_problems(self) -> None:
         if self.problems:
@@ -126,13 +117,16 @@ class _Checker:
     def prompt(self, prompt: str) -> str:
         text = prompt.strip()
         if not text:
-            self.problems.append(
-                "Your prompt is empty. Describe the picture you want and try again."
-            )
+            self.problems.append(InvalidInput.of("validation.prompt.empty"))
         elif len(text) > self.profile.prompt_max:
+            # Numbers go as text with their thousands separated (1,204), as both shipped
+            # languages write them: a format spec in the catalogue fails on a missing field.
             self.problems.append(
-                f"Your prompt is {len(text):,} characters long; this model takes at most "
-                f"{self.profile.prompt_max:,}. Shorten it and try again."
+                InvalidInput.of(
+                    "validation.prompt.too_long",
+                    length=f"{len(text):,}",
+                    limit=f"{self.profile.prompt_max:,}",
+                )
             )
         return text
 
@@ -141,7 +135,7 @@ class _Checker:
         n = fields.get("n", 1)
         self._count(n)
         checked_size = self._size(fields.get("size"))
-        choices = {name: fields.get(name) for name in _LABELS}
+        choices = {name: fields.get(name) for name in _CHOICES}
         values = {name: self._choice(name, value) for name, value in choices.items()}
         output_format = self._output_format(values, choices)
         self._background(values.get("background"), output_format)
@@ -163,14 +157,10 @@ class _Checker:
         if 1 <= n <= n_max:
             return
         if n_max == 1:
-            self.problems.append(
-                "This model makes one image at a time; set the number of images to 1 "
-                "(or leave it out)."
-            )
+            self.problems.append(InvalidInput.of("validation.n.one"))
         else:
             self.problems.append(
-                f"You asked for {n:,} images; this model makes 1 to {n_max:,} at a time. "
-                "Choose a number in that range."
+                InvalidInput.of("validation.n.range", n=f"{n:,}", n_max=f"{n_max:,}")
             )
 
     def _size(self, size: str | None) -> str | None:
@@ -178,31 +168,22 @@ class _Checker:
         if value is None or self.profile.size_allowed(self.operation, value):
             return value
         offered = ", ".join(self.profile.sizes_for(self.operation))
-        if self.profile.custom_sizes and self.operation != "variation":
-            offered += (
-                ", or your own WIDTHxHEIGHT with both sides multiples of 16, the long side "
-                "at most 3 times the short one, and at most 3840x2160 (for example 1280x720)"
-            )
-        self.problems.append(
-            f"{_quote(value, 'That size')} isn't a size this model can make. "
-            f"Choose one of: {offered}."
-        )
+        custom = self.profile.custom_sizes and self.operation != "variation"
+        key = "validation.size." + ("custom" if custom else "listed")
+        self.problems.append(_about(key, value, sizes=offered))
         return None
 
     def _choice(self, name: str, raw: str | None) -> str | None:
         value = _normalise(raw)
         if value is None:
             return None
-        label = _LABELS[name]
         if not self.profile.accepts(self.operation, name):
-            self.problems.append(f"This model has no {label} setting; leave it out and try again.")
+            self.problems.append(InvalidInput.of(f"validation.{name}.unsupported"))
             return None
         allowed = self.profile.choices.get(name, ())
         if value not in allowed:
-            self.problems.append(
-                f"{_quote(value, 'That')} isn't {_article(label)} {label} this model offers. "
-                f"Choose one of: {', '.join(allowed)}."
-            )
+            key = f"validation.{name}.not_offered"
+            self.problems.append(_about(key, value, choices=", ".join(allowed)))
             return None
         return value
 
@@ -224,30 +205,22 @@ class _Checker:
             and output_format not in _TRANSPARENT_FORMATS
         ):
             self.problems.append(
-                f"A transparent background needs PNG or WebP output; {output_format.upper()} "
-                "has no transparency. Set the output format to png or webp, or choose "
-                "another background."
+                InvalidInput.of("validation.background.opaque_format", format=output_format.upper())
             )
 
     def _compression(self, compression: int | None, output_format: str | None) -> int | None:
         if compression is None:
             return None
         if not self.profile.accepts(self.operation, "output_compression"):
-            self.problems.append(
-                "This model has no output compression setting; leave it out and try again."
-            )
+            self.problems.append(InvalidInput.of("validation.output_compression.unsupported"))
             return None
         problems_before = len(self.problems)
         if not 0 <= compression <= 100:
             self.problems.append(
-                f"Output compression must be between 0 and 100; you gave {compression:,}. "
-                "Pick a value in that range."
+                InvalidInput.of("validation.output_compression.range", value=f"{compression:,}")
             )
         if output_format is not None and output_format not in _COMPRESSIBLE_FORMATS:
-            self.problems.append(
-                "Output compression only applies to JPEG or WebP images. Set the output "
-                "format to jpeg or webp, or leave compression out."
-            )
+            self.problems.append(InvalidInput.of("validation.output_compression.format"))
         return compression if len(self.problems) == problems_before else None
 
 
@@ -260,10 +233,9 @@ def _normalise(value: str | None, *, size: bool = False) -> str | None:
     return text or None
 
 
-def _quote(value: str, fallback: str) -> str:
-    """`value` in quotes if it is safe to echo, else `fallback` ("That size", ...)."""
-    return f"“{value}”" if _ECHOABLE.match(value) else fallback
-
-
-def _article(noun: str) -> str:
-    return "an" if noun[0] in "aeiou" else "a"
+def _about(key: str, value: str, **fields: object) -> Problem:
+    """The message `key` naming the member's `value` when it is safe to echo (`key`), else
+    not naming it (`key` + `.unnamed`: "That size isn't...")."""
+    if _ECHOABLE.match(value):
+        return InvalidInput.of(key, value=value, **fields)
+    return InvalidInput.of(f"{key}.unnamed", **fields)

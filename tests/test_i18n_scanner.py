@@ -57,22 +57,13 @@ OPERATOR_ONLY = (
 # empties this list). Do not add to it: new words go into locales/ through bot.front.i18n.
 NOT_YET_CONVERTED = frozenset(
     {
-        "bot/downloads.py",
         "bot/front/caption.py",
         "bot/front/delivery.py",
         "bot/front/handover.py",
         "bot/front/jobs.py",
         "bot/front/replies.py",
         "bot/front/tree.py",
-        "bot/images/errors.py",
-        "bot/images/probe.py",
-        "bot/images/profiles.py",
-        "bot/imaging/decode.py",
-        "bot/imaging/masks.py",
-        "bot/imaging/messages.py",
-        "bot/imaging/prepare.py",
         "bot/service.py",
-        "bot/validation.py",
         "cogs/_common.py",
     }
 )

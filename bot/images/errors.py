@@ -1,17 +1,23 @@
-"""What can go wrong when calling the Images API, as exceptions whose text members may see.
+"""What can go wrong when calling the Images API, as exceptions carrying what members may see.
 
 Mirrors openai-python's `_exceptions.py`: the kind of the transport's failure (from the HTTP
 status and the API's code) maps to a class, and every instance carries the status, the API's
-`code` and `param`, and the request id for the log. `str(err)`
-is always written for a Discord member and never holds the API key or raw exception text.
+`code` and `param`, and the request id for the log. What the member reads is a catalogue
+message (`images.*`, rendered by the front in their language); it never holds the API key or
+raw exception text. The operator's failures (a wrong key, an unknown model, the account out of
+credit) are logged as errors with an error id, and the member's apology gives that id.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import secrets
+from typing import Any, ClassVar
 
-from bot.errors import UserFacingError
+from bot.errors import Problem, UserFacingError
 from bot.transport import APIFailure, FailureKind, safe_api_message
+
+log = logging.getLogger(__name__)
 
 
 class ImagesError(UserFacingError):
@@ -21,11 +27,12 @@ class ImagesError(UserFacingError):
     # True when the request reached the service whole and its answer was lost: the images
     # may have been made and billed, so the member is charged as the API would charge.
     maybe_paid = False
-    default_message = "The image service ran into a problem. Please try again in a moment."
+    # The catalogue message the member reads when nothing more specific is said.
+    key: ClassVar[str] = "images.failed"
 
     def __init__(
         self,
-        message: str | None = None,
+        problem: Problem | None = None,
         *,
         status: int | None = None,
         code: str | None = None,
@@ -33,7 +40,7 @@ class ImagesError(UserFacingError):
         api_message: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message or self.default_message)
+        super().__init__(problem or self.of(self.key))
         self.status = status
         self.code = code
         self.param = param
@@ -41,10 +48,20 @@ class ImagesError(UserFacingError):
         self.request_id = request_id
 
     def __repr__(self) -> str:
+        name = type(self).__name__
         return (
-            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"{name}(status={self.status!r}, code={self.code!r}, "  # i18n: not for members
             f"param={self.param!r}, request_id={self.request_id!r})"
         )
+
+
+class OperatorFailure(ImagesError):
+    """A failure only the operator can fix (the bot's key, model or account): logged as an
+    error with `error_id`, which the member's short apology gives them to pass on."""
+
+    def __init__(self, problem: Problem | None = None, **details: Any) -> None:
+        self.error_id = secrets.token_hex(4)
+        super().__init__(problem or self.of(self.key, error_id=self.error_id), **details)
 
 
 # The request fields a member chose (the command's options and pictures). A 400 whose `param`
@@ -55,10 +72,6 @@ _CHOSEN_OPTIONS = frozenset({"prompt", "n", "size", "quality", "style", "backgro
 _CHOSEN_OUTPUT = frozenset({"output_format", "output_compression", "moderation"})
 _PICTURES = frozenset({"image", "image[]", "mask"})
 MEMBER_INPUTS = _CHOSEN_OPTIONS | _CHOSEN_OUTPUT | _PICTURES
-NOT_ABOUT_INPUT = (
-    "The image service couldn't carry out this request because of a problem on its side. "
-    "Please try again later; if it keeps happening, let the server owner know."
-)
 
 
 def about_member_input(param: str | None, code: str | None) -> bool:
@@ -69,53 +82,43 @@ def about_member_input(param: str | None, code: str | None) -> bool:
 class InvalidRequest(ImagesError):
     """HTTP 400 (or 404/422): the service refused the request as malformed."""
 
-    default_message = "The image service could not accept that request."
+    key = "images.invalid_request"
 
 
-class ModelNotFound(InvalidRequest):
+class ModelNotFound(OperatorFailure, InvalidRequest):
     """The configured model does not exist (or was retired) on the server."""
 
-    default_message = (
-        "The image model this bot is set up with isn't available any more. "
-        "Please let the server owner know."
-    )
+    key = "images.model_not_found"
 
 
 class ContentPolicyViolation(ImagesError):
     """The provider's safety system refused the prompt or an input image."""
 
-    default_message = (
-        "The image provider refused this request under its content policy. "
-        "Try rephrasing your prompt."
-    )
+    key = "images.content_policy"
 
 
-class AuthenticationFailed(ImagesError):
+class AuthenticationFailed(OperatorFailure):
     """HTTP 401/403: the bot's API key (or organisation/project) is wrong."""
 
-    default_message = (
-        "The bot can't sign in to its image service right now. Please let the server owner know."
-    )
+    key = "images.authentication"
 
 
-class QuotaExhausted(ImagesError):
+class QuotaExhausted(OperatorFailure):
     """HTTP 429 `insufficient_quota`: out of credit or over a spend cap. Never retried."""
 
-    default_message = (
-        "The bot's image service has used up its credit. Please let the server owner know."
-    )
+    key = "images.quota"
 
 
 class RateLimited(ImagesError):
     """HTTP 429 other than quota: too many requests or images per minute upstream."""
 
     retryable = True
-    default_message = "The image service is busy right now. Please try again in a minute."
+    key = "images.rate_limited"
 
     def __init__(
-        self, message: str | None = None, *, retry_after: float | None = None, **details: Any
+        self, problem: Problem | None = None, *, retry_after: float | None = None, **details: Any
     ) -> None:
-        super().__init__(message, **details)
+        super().__init__(problem, **details)
         self.retry_after = retry_after
 
 
@@ -123,31 +126,28 @@ class UpstreamFailure(ImagesError):
     """HTTP 5xx (or a 409 conflict that outlasted the retries): the service failed on its side."""
 
     retryable = True
-    default_message = "The image service had a problem on its side. Please try again in a moment."
+    key = "images.server_error"
 
 
 class UpstreamTimeout(ImagesError):
     """No answer within the request timeout."""
 
     retryable = True
-    default_message = "The image service took too long to answer. Please try again."
+    key = "images.timeout"
 
 
 class NetworkFailure(ImagesError):
     """The connection failed or dropped before an answer arrived."""
 
     retryable = True
-    default_message = "The bot couldn't reach its image service. Please try again in a moment."
+    key = "images.network"
 
 
 class MalformedResponse(ImagesError):
     """The service answered (2xx), but not with images we could read: they may be billed."""
 
     maybe_paid = True
-    default_message = (
-        "The image service sent back something that wasn't a usable image. The service "
-        "may still have counted it, so it counts toward your quota."
-    )
+    key = "images.malformed"
 
 
 class AnswerLost(ImagesError):
@@ -155,11 +155,7 @@ class AnswerLost(ImagesError):
     answer: the images may have been made and billed, so it is never sent again."""
 
     maybe_paid = True
-    default_message = (
-        "Your request reached the image service, but its answer was lost on the way back. "
-        "The service may still have counted it, so it counts toward your quota; "
-        "please try again."
-    )
+    key = "images.answer_lost"
 
 
 _BY_KIND: dict[FailureKind, type[ImagesError]] = {
@@ -174,10 +170,16 @@ _BY_KIND: dict[FailureKind, type[ImagesError]] = {
     "network": NetworkFailure,
     "malformed": MalformedResponse,
 }
+# What the operator reads beside the error id, by failure.
+_OPERATOR_HINTS = {
+    "model_not_found": "does not know the model: check IMAGE_MODEL",  # i18n: not for members
+    "authentication": "refused the bot's key: check OPENAI_API_KEY",  # i18n: not for members
+    "quota": "says the account is out of credit or over its spend cap",  # i18n: not for members
+}
 
 
 def images_error(failure: APIFailure) -> ImagesError:
-    """The Images API exception, with words for members, for a failure of the transport."""
+    """The Images API exception, carrying what members read, for a failure of the transport."""
     details: dict[str, Any] = {
         "status": failure.status,
         "code": failure.code,
@@ -192,8 +194,18 @@ def images_error(failure: APIFailure) -> ImagesError:
     if failure.kind == "invalid_request":
         message = failure.api_message  # already masked and shortened by the transport
         if message and about_member_input(failure.param, failure.code):
-            return InvalidRequest(f"The image service rejected the request: {message}", **details)
+            return InvalidRequest(ImagesError.of("images.rejected", message=message), **details)
         # Not the member's to fix (a server's "model file ... not loaded on worker ..."):
         # the transport logged the API's text with the request id; the member gets no details.
-        return InvalidRequest(NOT_ABOUT_INPUT, **details)
-    return _BY_KIND[failure.kind](**details)
+        return InvalidRequest(ImagesError.of("images.not_about_input"), **details)
+    error = _BY_KIND[failure.kind](**details)
+    if isinstance(error, OperatorFailure):
+        log.error(
+            "error %s: the Images API %s (status=%s code=%s request_id=%s)",
+            error.error_id,
+            _OPERATOR_HINTS[failure.kind],
+            failure.status,
+            failure.code,
+            failure.request_id,
+        )
+    return error

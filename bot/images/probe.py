@@ -42,5 +42,5 @@ def probe(data: bytes) -> ImageInfo:
             fmt = (image.format or "").lower()
             width, height = image.size
     except UNREADABLE as exc:
-        raise InvalidInput(["That file isn't an image I can read."]) from exc
+        raise InvalidInput([InvalidInput.of("imaging.unreadable")]) from exc
     return ImageInfo(format=fmt, width=width, height=height)

@@ -122,6 +122,8 @@ _GPT_CHOICES: Mapping[str, tuple[str, ...]] = {
 _GPT_INPUT = InputRule(
     formats=frozenset({"PNG", "JPEG", "WEBP"}), max_bytes=50 * MiB, square=False, max_images=16
 )
+# A note for developers reading a profile; no member ever sees a profile's notes.
+_GPT_NOTE = "Always base64; a response_format gets a 400."  # i18n: not for members
 _GPT_GENERATE = frozenset(
     {"quality", "background", "output_format", "output_compression", "moderation"}
 )
@@ -155,7 +157,7 @@ def _gpt_profile(
         input=_GPT_INPUT,
         response_format=None,
         streams=True,
-        notes=("GPT image models always return base64 and answer 400 to response_format.",),
+        notes=(_GPT_NOTE,),
     )
 
 

@@ -12,7 +12,14 @@ from PIL import ExifTags, Image, ImageOps
 from bot.errors import InvalidInput, Said
 from bot.images.probe import UNREADABLE
 from bot.imaging.encode import STRIP_ROWS
-from bot.imaging.messages import Attachment, damaged, megabytes, not_an_image, too_many_pixels
+from bot.imaging.messages import (
+    Attachment,
+    about,
+    damaged,
+    megabytes,
+    not_an_image,
+    too_many_pixels,
+)
 
 _BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 # What Pillow raises on damaged data while decoding (truncated files raise OSError).
@@ -62,14 +69,10 @@ def decode(
     (at least this size), since it is going to be downscaled anyway.
     """
     if not data:
-        raise InvalidInput([f"Your {what} is an empty file. Attach the picture again."])
+        raise InvalidInput([about(what, "empty")])
     if len(data) > limits.max_bytes:
-        raise InvalidInput(
-            [
-                f"Your {what} is {megabytes(len(data))}; the most I accept is "
-                f"{megabytes(limits.max_bytes)}. Attach a smaller file and try again."
-            ]
-        )
+        weight, cap = megabytes(len(data)), megabytes(limits.max_bytes)
+        raise InvalidInput([about(what, "too_heavy", size=weight, limit=cap)])
     try:
         image = Image.open(io.BytesIO(data), formats=readable_formats())
     except _BOMB as exc:

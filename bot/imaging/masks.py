@@ -10,34 +10,31 @@ from __future__ import annotations
 
 from PIL import Image
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Said
 from bot.images.profiles import MiB
 from bot.images.requests import InputImage
 from bot.imaging.decode import Decoded
 from bot.imaging.encode import eight_bit, encode, has_alpha
-from bot.imaging.messages import dimensions
+from bot.imaging.messages import about, dimensions
 
 MASK_MAX_BYTES = 4 * MiB  # the API's limit for a mask, whatever the model
 
-_NOTHING_TO_EDIT = (
-    "Your mask has no fully transparent (or white) area, so the edit would change nothing. "
-    "Make the part you want changed fully transparent, or paint it white on black, "
-    "and try again."
-)
 
-
-def read_mask(decoded: Decoded, image_size: tuple[int, int]) -> tuple[Image.Image, list[str]]:
+def read_mask(decoded: Decoded, image_size: tuple[int, int]) -> tuple[Image.Image, list[Said]]:
     """The mask as RGBA (alpha 0 = edit here) and whatever is wrong with it."""
-    problems = []
+    problems: list[Said] = []
     if decoded.size != image_size:
         problems.append(
-            f"Your mask is {dimensions(*decoded.size)} pixels but your image is "
-            f"{dimensions(*image_size)}; they must be exactly the same size. Export the mask "
-            f"at {dimensions(*image_size)} and try again."
+            about(
+                "mask",
+                "wrong_size",
+                mask_size=dimensions(*decoded.size),
+                image_size=dimensions(*image_size),
+            )
         )
     mask = _mask_rgba(decoded.image)
     if not _has_clear_pixel(mask):
-        problems.append(_NOTHING_TO_EDIT)
+        problems.append(about("mask", "nothing_to_edit"))
     return mask, problems
 
 
@@ -47,13 +44,7 @@ def fit_mask(mask: Image.Image, image: InputImage) -> InputImage:
     if mask.size != size:
         mask = mask.resize(size, Image.Resampling.NEAREST)
         if not _has_clear_pixel(mask):
-            raise InvalidInput(
-                [
-                    f"The transparent (or white) area of your mask disappears when the mask is "
-                    f"shrunk to {dimensions(*size)} to match your image. Make that area larger "
-                    "and try again."
-                ]
-            )
+            raise InvalidInput([about("mask", "vanishes", size=dimensions(*size))])
     data = encode(mask, "PNG", under=MASK_MAX_BYTES)
     if len(data) >= MASK_MAX_BYTES:
         # Only the alpha channel matters to the API; plain colour compresses to almost nothing.

@@ -1,45 +1,54 @@
-"""What the member reads when an attachment is refused, and how sizes are written in it."""
+"""What the member reads when an attachment is refused: catalogue messages (`imaging.*`) and
+the sizes that fill them in (thousands separated, a multiplication sign, MB to one decimal).
+
+An attachment's messages have one key for each of `image` and `mask` (`imaging.image.damaged`,
+`imaging.mask.damaged`), so translators see whole sentences.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Literal
 
+from bot.errors import Problem, UserFacingError
 from bot.images.profiles import MiB, ModelProfile, Operation
 
 Attachment = Literal["image", "mask"]
 
 
-def unsupported(profile: ModelProfile, operation: Operation) -> str:
-    if operation == "edit":
-        return f"The image model this bot uses ({profile.model}) can't edit images."
-    return f"The image model this bot uses ({profile.model}) can't make variations of an image."
+def about(what: Attachment, name: str, /, **fields: object) -> Problem:
+    """The message `name` about the member's image or mask (`imaging.<what>.<name>`)."""
+    return UserFacingError.of(f"imaging.{what}.{name}", **fields)
 
 
-def not_an_image(what: Attachment) -> str:
-    return (
-        f"Your {what} isn't a picture I can read (I go by the file's contents, not its name). "
-        "Attach a PNG, JPEG or WebP image and try again."
-    )
+def unsupported(profile: ModelProfile, operation: Operation) -> Problem:
+    kind = "edit" if operation == "edit" else "variation"
+    return UserFacingError.of(f"imaging.unsupported.{kind}", model=profile.model)
 
 
-def damaged(what: Attachment) -> str:
-    return (
-        f"Your {what} file is damaged or incomplete (it may have been cut off while saving or "
-        "uploading). Save it again and attach the new file."
-    )
+def not_an_image(what: Attachment) -> Problem:
+    return about(what, "not_an_image")
 
 
-def too_many_pixels(what: Attachment, max_pixels: int, size: tuple[int, int] | None) -> str:
+def damaged(what: Attachment) -> Problem:
+    return about(what, "damaged")
+
+
+def too_many_pixels(what: Attachment, max_pixels: int, size: tuple[int, int] | None) -> Problem:
     side = math.isqrt(max_pixels)
+    cap = {"max_pixels": count(max_pixels), "max_size": dimensions(side, side)}
     if size is None:
-        found = f"Your {what} has far too many pixels to open safely"
-    else:
-        found = f"Your {what} is {dimensions(*size)} pixels ({size[0] * size[1]:,} in all)"
-    return (
-        f"{found}; the most I accept is {max_pixels:,} pixels (about "
-        f"{dimensions(side, side)}). Make it smaller and try again."
-    )
+        return about(what, "far_too_many_pixels", **cap)
+    pixels = count(size[0] * size[1])
+    return about(what, "too_many_pixels", size=dimensions(*size), pixels=pixels, **cap)
+
+
+def count(number: int) -> str:
+    """`number` with its thousands separated (1,204), as both shipped languages write it.
+
+    Written here rather than with a format spec in the catalogue (`{n:,}`), which would fail
+    on a missing field instead of showing it."""
+    return f"{number:,}"
 
 
 def dimensions(width: int, height: int) -> str:
@@ -48,5 +57,5 @@ def dimensions(width: int, height: int) -> str:
 
 
 def megabytes(size: int) -> str:
-    text = f"{size / MiB:,.1f}".removesuffix(".0")
-    return f"{text} MB"
+    """`size` bytes in MB, as the messages write it before their " MB" ("4", "0.3")."""
+    return f"{size / MiB:,.1f}".removesuffix(".0")

@@ -38,17 +38,11 @@ from bot.imaging.encode import (
     sizes_to_try,
 )
 from bot.imaging.masks import fit_mask, read_mask
-from bot.imaging.messages import dimensions, megabytes, unsupported
+from bot.imaging.messages import about, dimensions, megabytes, unsupported
 
 # The PNG-only contract (DALL-E 2) answers "format must be in ['RGBA', 'LA', 'L']" to RGB PNGs.
 _PNG_ONLY_MODES = ("RGBA", "LA", "L")
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk that closes every PNG
-
-_MASK_NEEDED = (
-    "This model needs a mask to edit an image. Attach a second PNG, the same size as "
-    "your image, where the area to change is transparent (or white on black), "
-    "and try again."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +98,7 @@ def prepare_edit(
     if mask is not None:
         decoded_mask = decode_collecting(problems, mask, limits, "mask")
     elif profile.mask_required:
-        problems.append(_MASK_NEEDED)
+        problems.append(about("mask", "needed"))
     try:
         mask_image = None
         if decoded_image is not None:
@@ -142,16 +136,13 @@ def prepare_variation(image: bytes, profile: ModelProfile, limits: Limits) -> In
     return prepare_image(image, rule, limits, max_side=max_side).image
 
 
-def _shape_problems(decoded: Decoded, rule: InputRule, max_side: int | None) -> list[str]:
+def _shape_problems(decoded: Decoded, rule: InputRule, max_side: int | None) -> list[Said]:
     width, height = decoded.size
     if not rule.square or width == height:
         return []
-    example = max_side or min(width, height)
-    return [
-        f"Your image is {dimensions(width, height)} pixels; it needs to be square for this "
-        f"model. Crop it to a square (for example {dimensions(example, example)}) "
-        "and try again."
-    ]
+    side = max_side or min(width, height)
+    example = dimensions(side, side)
+    return [about("image", "not_square", size=dimensions(width, height), example=example)]
 
 
 def _normalise(decoded: Decoded, rule: InputRule, max_side: int | None) -> PreparedImage:
@@ -187,13 +178,8 @@ def _normalise(decoded: Decoded, rule: InputRule, max_side: int | None) -> Prepa
             converted.close()
     if fitted is None:
         *_, smallest = sizes_to_try(image.size, square=rule.square, max_side=max_side)
-        raise InvalidInput(
-            [
-                f"Your image is too detailed to fit under {megabytes(rule.max_bytes)} for this "
-                f"model, even shrunk to {dimensions(*smallest)} pixels. Try a simpler or smaller "
-                "image."
-            ]
-        )
+        limit, shrunk = megabytes(rule.max_bytes), dimensions(*smallest)
+        raise InvalidInput([about("image", "too_detailed", limit=limit, smallest=shrunk)])
     data, (width, height) = fitted
     result = InputImage(data=data, format=SENDABLE[fmt], width=width, height=height)
     return PreparedImage(image=result, original_size=decoded.size)

@@ -16,6 +16,7 @@ import pytest
 
 from bot.build import images_client
 from bot.config import Settings
+from bot.front.explain import explain
 from bot.images.client import ImagesClient
 from bot.images.errors import (
     AnswerLost,
@@ -376,7 +377,7 @@ async def test_errors_that_are_not_retried(
     assert len(fake.requests) == 1  # never retried
     assert (err.status, err.code, err.param) == (status, code, param)
     assert err.request_id == fake.requests[0].request_id
-    assert API_KEY not in str(err) + repr(err) + str(err.api_message)
+    assert API_KEY not in explain(None, err) + repr(err) + str(err.api_message)
 
 
 RETRIED = [
@@ -417,7 +418,8 @@ async def test_invalid_request_message_shows_the_api_message(
     with pytest.raises(InvalidRequest) as caught:
         await make_client().generate(prompt="x", user=USER)
 
-    assert str(caught.value) == "The image service rejected the request: Invalid size '999x999'."
+    expected = "The image service rejected the request: Invalid size '999x999'."
+    assert explain(None, caught.value) == expected
 
 
 @pytest.mark.parametrize(
@@ -438,8 +440,8 @@ async def test_a_400_not_about_the_members_input_is_kept_from_them(
     with pytest.raises(InvalidRequest) as caught:
         await make_client().generate(prompt="x", user=USER)
 
-    assert "/srv/models" not in str(caught.value)
-    assert "server owner" in str(caught.value)
+    assert "/srv/models" not in explain(None, caught.value)
+    assert "server owner" in explain(None, caught.value)
     logged = [r.getMessage() for r in caplog.records if "/srv/models" in r.getMessage()]
     assert logged
     assert fake.requests[0].request_id in logged[0]
@@ -453,7 +455,7 @@ async def test_content_policy_message_is_written_for_members(
     with pytest.raises(ContentPolicyViolation) as caught:
         await make_client().generate(prompt="x", user=USER)
 
-    assert "content policy" in str(caught.value)
+    assert "content policy" in explain(None, caught.value)
     assert "safety_violations" in str(caught.value.api_message)  # kept for the log
 
 
@@ -477,7 +479,7 @@ async def test_an_echoed_api_key_never_reaches_errors_or_logs(
     assert err.status == 401
     assert err.request_id == request.request_id
     assert "Incorrect API key provided" in str(err.api_message)
-    for text in (str(err), repr(err), str(err.api_message), caplog.text):
+    for text in (explain(None, err), repr(err), str(err.api_message), caplog.text):
         assert key not in text
     assert caplog.records  # the failure was logged
 
@@ -490,7 +492,8 @@ async def test_scripted_401_echoing_the_real_key_is_masked(
     with pytest.raises(AuthenticationFailed) as caught:
         await make_client().generate(prompt="x", user=USER)
 
-    assert API_KEY not in str(caught.value) + repr(caught.value) + str(caught.value.api_message)
+    error = caught.value
+    assert API_KEY not in explain(None, error) + repr(error) + str(error.api_message)
     assert API_KEY not in caplog.text
 
 

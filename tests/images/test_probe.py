@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from bot.errors import InvalidInput
+from bot.front.explain import explain
 from bot.images.probe import ImageInfo, probe
 
 
@@ -22,4 +23,4 @@ def test_probe_refuses_what_is_not_an_image() -> None:
     with pytest.raises(InvalidInput) as error:
         probe(b"not an image at all")
 
-    assert error.value.problems == ("That file isn't an image I can read.",)
+    assert explain(None, error.value) == "That file isn't an image I can read."
