@@ -122,24 +122,27 @@ class RateLimited(ImagesError):
         self.retry_after = retry_after
 
 
-class UpstreamFailure(ImagesError):
-    """HTTP 5xx (or a 409 conflict that outlasted the retries): the service failed on its side."""
+class _Transient(ImagesError):
+    """A failure that a later try may not meet: the member may simply try again."""
 
     retryable = True
+
+
+class UpstreamFailure(_Transient):
+    """HTTP 5xx (or a 409 conflict that outlasted the retries): the service failed on its side."""
+
     key = "images.server_error"
 
 
-class UpstreamTimeout(ImagesError):
+class UpstreamTimeout(_Transient):
     """No answer within the request timeout."""
 
-    retryable = True
     key = "images.timeout"
 
 
-class NetworkFailure(ImagesError):
+class NetworkFailure(_Transient):
     """The connection failed or dropped before an answer arrived."""
 
-    retryable = True
     key = "images.network"
 
 
