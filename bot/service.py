@@ -54,10 +54,8 @@ VARIATION_PROMPT = (
     "Create a variation of this image: keep its subject, composition, colours and style, "
     "and vary the details."
 )
-VARIATION_NOTE = (
-    "-# This model has no variations endpoint, so this is an edit of your image "
-    "asking for a variation."
-)
+# The caption's note then (a catalogue key: the front writes it in the member's language).
+VARIATION_NOTE = "caption.variation_by_edit"
 _DOWNLOAD_TIMEOUT = 30.0
 
 
@@ -115,7 +113,7 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Variation:
-    """The images of /vary, and a note when they came from an edit instead."""
+    """The images of /vary, and a note (a catalogue key) when they came from an edit instead."""
 
     result: ImagesResult
     note: str | None

@@ -27,6 +27,7 @@ from bot.front import progress
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
 from bot.front.handover import offer_owed
+from bot.front.i18n import member_locale
 from bot.front.tracking import settle_soon, track_job
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
@@ -450,6 +451,7 @@ async def post_result(
         member_id=interaction.user.id,
         seconds=time.monotonic() - started,
         note=note,
+        locale=member_locale(interaction),
     )
     message = await deliver(
         interaction,

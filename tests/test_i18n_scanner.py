@@ -58,8 +58,6 @@ OPERATOR_ONLY = (
 NOT_YET_CONVERTED = frozenset(
     {
         "bot/downloads.py",
-        "bot/front/caption.py",
-        "bot/front/delivery.py",
         "bot/front/handover.py",
         "bot/images/errors.py",
         "bot/images/probe.py",
