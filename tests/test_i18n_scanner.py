@@ -58,7 +58,6 @@ OPERATOR_ONLY = (
 NOT_YET_CONVERTED = frozenset(
     {
         "bot/downloads.py",
-        "bot/front/handover.py",
         "bot/images/errors.py",
         "bot/images/probe.py",
         "bot/images/profiles.py",
@@ -76,7 +75,6 @@ NOT_YET_CONVERTED = frozenset(
         "bot/moderation/terms.py",
         "bot/service.py",
         "bot/validation.py",
-        "cogs/_common.py",
         "cogs/modlog.py",
         "cogs/quota.py",
         "cogs/settings.py",
