@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 UNKNOWN_INTERACTION = 10062
 # Discord ran a command whose definition differs from ours (it has not caught up after a sync).
 _OUTDATED = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
+# What discord.py says (in English) when a check returns False instead of raising.
+_DISCORDS_CHECK = re.compile(
+    r"The check functions for (command|context menu) .* failed\."  # i18n: not for members
+)
 
 
 class ImagineTree(app_commands.CommandTree["ImagineBot"]):
@@ -140,7 +145,8 @@ def _check_failed(words: Words, failure: app_commands.CheckFailure) -> str:
     (cogs/settings.py); discord.py's own checks write English, so theirs come from here."""
     if isinstance(failure, app_commands.NoPrivateMessage):
         return words("front.check.no_dms")
-    if type(failure) is app_commands.CheckFailure and str(failure):
+    ours = type(failure) is app_commands.CheckFailure and not _DISCORDS_CHECK.match(str(failure))
+    if ours and str(failure):
         return str(failure)
     return words("front.check.failed")
 

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from discord import app_commands
 
 from bot.front.handover import resolve_interrupted
+from bot.front.i18n import Words
+from bot.front.tree import _check_failed
 from bot.records import JobRecord, Stage, now_ms
 from tests.cogs.support import eventually, picture, private_reply, refused_at_once, result
 from tests.conftest import StartBot
@@ -341,3 +344,21 @@ async def test_an_outdated_command_is_explained_in_chinese(
     assert chinese(text) == (
         "这个斜杠命令刚刚更新，而 Discord 显示的仍是旧版本。请等一分钟（或重启 Discord）后再试。"
     )
+
+
+def test_discord_pys_own_check_failures_are_worded_from_the_catalogue() -> None:
+    chinese_words, french_words = Words(CHINESE), Words("fr")
+    not_here = "你不能在这里使用这个斜杠命令。"
+    assert _check_failed(chinese_words, app_commands.NoPrivateMessage()) == (
+        "这个斜杠命令不能在私信中使用。"
+    )
+    generic = app_commands.CheckFailure("The check functions for command 'imagine' failed.")
+    assert _check_failed(chinese_words, generic) == not_here
+    missing = app_commands.MissingPermissions(["manage_guild"])
+    assert _check_failed(chinese_words, missing) == not_here
+    assert _check_failed(french_words, app_commands.CheckFailure()) == (
+        "You can't use this command here."
+    )
+    # A cog's own check raises the member's words already (cogs/settings.py): kept as they are.
+    ours = app_commands.CheckFailure("只有拥有“管理服务器”权限的成员才能更改这些设置。")
+    assert _check_failed(chinese_words, ours) == str(ours)
