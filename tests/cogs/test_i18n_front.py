@@ -238,7 +238,7 @@ async def test_owed_images_are_offered_in_the_language_of_the_next_command(
         await result(later)
         await eventually(lambda: not folder.exists())
         [offered] = [m for m in later.followups if m.ephemeral and len(m.attachments) == 2]
-    assert re.fullmatch(r"你在 <t:\d+:f> 提交的请求中有 2 张图片已准备好：", offered.content)
+    assert re.fullmatch(r"有 2 张图片已准备好，来自你于 <t:\d+:f> 提交的请求：", offered.content)
 
 
 @pytest.mark.parametrize(
