@@ -22,6 +22,7 @@ from bot.front.i18n import Words
 from bot.front.tree import _check_failed
 from bot.records import JobRecord, Stage, now_ms
 from tests.cogs.support import eventually, picture, private_reply, refused_at_once, result
+from tests.cogs.test_settings import configure
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeInteraction
 from tests.fakes.images_api import FakeImagesAPI
@@ -362,3 +363,20 @@ def test_discord_pys_own_check_failures_are_worded_from_the_catalogue() -> None:
     # A cog's own check raises the member's words already (cogs/settings.py): kept as they are.
     ours = app_commands.CheckFailure("只有拥有“管理服务器”权限的成员才能更改这些设置。")
     assert _check_failed(chinese_words, ours) == str(ours)
+
+
+async def test_the_mod_log_shows_a_refused_vary_without_prompt_in_the_servers_language(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    modlog = fake_discord.add_channel(fake_discord.guild, "mod-log")
+    fake_discord.guild.preferred_locale = CHINESE
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        await configure(fake_discord, "modlog", {"channel": modlog})
+        fake_api.fail_next("content_policy")
+        image = fake_discord.add_attachment(picture(256, 256), "cat.png")
+        refused = await fake_discord.invoke("vary", {"image": image}, locale="en-US")
+        await private_reply(refused)
+        entry = await fake_discord.wait_for_message(
+            lambda m: m.channel_id == modlog.id and bool(m.embeds)
+        )
+    assert entry.embeds[0]["description"] == "（一张图片，没有提示词）"
