@@ -68,17 +68,17 @@ async def resolve_interrupted(bot: ImagineBot) -> int:
 
 
 async def _resolve(bot: ImagineBot, record: JobRecord) -> bool:
-    store, at = bot.store, now_ms()
+    store, at, words = bot.store, now_ms(), words_for(record)
     if record.stage is Stage.RESERVED:
         await store.refund(record.member_key, record.reservation_id, now_ms=at)
-        await _tell(bot, record, words_for(record)("recovery.refunded"))
+        await _tell(bot, record, words("recovery.refunded"))
         await _finish(bot, record, Stage.RESOLVED, outcome=_REFUNDED)
         return True
     # Sent or answered: the API may have charged, so the images count (idempotent).
     await store.commit(record.member_key, record.reservation_id, now_ms=at)
     owed = await asyncio.to_thread(outbox_of(bot).owed, record.job_id)
     if not owed:
-        await _tell(bot, record, words_for(record)("recovery.lost"))
+        await _tell(bot, record, words("recovery.lost"))
         await _finish(bot, record, Stage.RESOLVED, outcome=_LOST)
         return True
     if await _hand_over(bot, record, owed):
