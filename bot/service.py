@@ -51,13 +51,11 @@ log = logging.getLogger(__name__)
 
 # What /vary asks a model that has no variations endpoint (the GPT image models) to do.
 VARIATION_PROMPT = (
-    "Create a variation of this image: keep its subject, composition, colours and style, "
-    "and vary the details."
+    "Create a variation of this image: keep its subject, "  # i18n: not for members
+    "composition, colours and style, and vary the details."
 )
-VARIATION_NOTE = (
-    "-# This model has no variations endpoint, so this is an edit of your image "
-    "asking for a variation."
-)
+# The caption's note then (a catalogue key: the front writes it in the member's language).
+VARIATION_NOTE = "caption.variation_by_edit"
 _DOWNLOAD_TIMEOUT = 30.0
 
 
@@ -109,13 +107,13 @@ class Cancelled(Exception):
     refunded. `by`: who withdrew it, as the front named them (e.g. a Discord user id)."""
 
     def __init__(self, by: object) -> None:
-        super().__init__("cancelled before the request was sent")
+        super().__init__("cancelled before the request was sent")  # i18n: not for members
         self.by = by
 
 
 @dataclass(frozen=True, slots=True)
 class Variation:
-    """The images of /vary, and a note when they came from an edit instead."""
+    """The images of /vary, and a note (a catalogue key) when they came from an edit instead."""
 
     result: ImagesResult
     note: str | None

@@ -22,11 +22,12 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
-from bot.errors import InvalidInput, Said
+from bot.errors import InvalidInput, Problem, Said, UserFacingError
 from bot.front import progress
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
 from bot.front.handover import offer_owed
+from bot.front.i18n import member_locale
 from bot.front.tracking import settle_soon, track_job
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
@@ -171,15 +172,16 @@ class ImageCommandCog(commands.Cog):
         self.bot.tree.remove_command(self.command.name)
 
 
-# Discord's option types (DISCORD-LIMITS.md section 1) and the JSON each must carry.
+# Discord's option types (DISCORD-LIMITS.md section 1) and the JSON each must carry, named as
+# in the catalogue's `payload.wrong_type.<kind>`.
 _STRING, _INTEGER, _BOOLEAN, _NUMBER, _ATTACHMENT = 3, 4, 5, 10, 11
 _INT53 = 2**53 - 1
 _KINDS = {
     _STRING: "text",
-    _INTEGER: "a whole number",
-    _BOOLEAN: "true or false",
-    _NUMBER: "a number",
-    _ATTACHMENT: "a file uploaded with it",
+    _INTEGER: "integer",
+    _BOOLEAN: "boolean",
+    _NUMBER: "number",
+    _ATTACHMENT: "attachment",
 }
 
 
@@ -196,7 +198,7 @@ def _check_payload(
     return True
 
 
-def payload_problems(command: app_commands.Command[Any, ..., None], data: Any) -> list[str]:
+def payload_problems(command: app_commands.Command[Any, ..., None], data: Any) -> list[Said]:
     """What is wrong with the options of an interaction's raw `data` for `command`: each
     option's declared type and its JSON value's type, attachments present in `resolved`, and
     required options present. Empty when the payload is sound. Ranges, lengths and choices
@@ -208,19 +210,19 @@ def payload_problems(command: app_commands.Command[Any, ..., None], data: Any) -
     attachments = resolved.get("attachments") if isinstance(resolved, Mapping) else None
     attachments = attachments if isinstance(attachments, Mapping) else {}
     declared = {param.name: param for param in command.parameters}
-    problems: list[str] = []
+    problems: list[Said] = []
     seen: set[str] = set()
     for option in options:
         name = option.get("name") if isinstance(option, Mapping) else None
         param = declared.get(name) if isinstance(name, str) else None
         if param is None or name in seen:
-            problems.append(_resent("Discord sent an option this command doesn't have."))
+            problems.append(UserFacingError.of("payload.unknown_option"))
             continue
         seen.add(param.name)
         if not _sound_option(param, option, attachments):
             problems.append(_option_problem(param))
     missing = [p.name for p in command.parameters if p.required and p.name not in seen]
-    problems += [_resent(f"The required option {name} was missing.") for name in missing]
+    problems += [UserFacingError.of("payload.missing_option", name=name) for name in missing]
     return problems
 
 
@@ -244,17 +246,10 @@ def _sound_option(
     return isinstance(value, str)
 
 
-def _option_problem(param: app_commands.Parameter) -> str:
-    """The member-facing words for an option that arrived broken."""
-    what = _KINDS.get(param.type.value, "a value")
-    return _resent(f"The option {param.name} must be {what}, and it didn't arrive that way.")
-
-
-def _resent(problem: str) -> str:
-    return (
-        f"{problem} Run the command again from Discord's command menu "
-        "(restart Discord if it keeps happening)."
-    )
+def _option_problem(param: app_commands.Parameter) -> Problem:
+    """What to tell the member of an option that arrived broken (and to send it again)."""
+    kind = _KINDS.get(param.type.value, "value")
+    return UserFacingError.of(f"payload.wrong_type.{kind}", name=param.name)
 
 
 def _slash_command(
@@ -450,6 +445,7 @@ async def post_result(
         member_id=interaction.user.id,
         seconds=time.monotonic() - started,
         note=note,
+        locale=member_locale(interaction),
     )
     message = await deliver(
         interaction,

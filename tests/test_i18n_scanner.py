@@ -4,10 +4,9 @@ A literal counts as words for a member when it reads like prose (two or more wor
 a docstring, a log line, an operator's error (ValueError, ConfigError...), SQL, or the English
 of a catalogue entry (command descriptions stay in the cogs: the translator looks them up).
 
-Modules are switched on one at a time: NOT_YET_CONVERTED lists those whose words still live in
-the code; a conversion removes its module from the list (the test fails while a listed module
-is already clean, so the list only shrinks). OPERATOR_ONLY lists modules whose words only the
-operator reads (logs, settings, the entry point): never scanned. A single literal that is not
+Every module of bot/ and cogs/ is scanned (the conversion of issue 13 is complete), except
+OPERATOR_ONLY, modules whose words only the operator reads (logs, settings, the entry point).
+A single literal that is not
 for members (a prompt sent to the API, a label for the log) is marked on its line with the
 comment `# i18n: not for members`.
 """
@@ -53,20 +52,6 @@ OPERATOR_ONLY = (
     "cogs/metrics.py",
 )
 
-# Modules whose member-facing words are still written in the code (issue 13's conversion
-# empties this list). Do not add to it: new words go into locales/ through bot.front.i18n.
-NOT_YET_CONVERTED = frozenset(
-    {
-        "bot/front/caption.py",
-        "bot/front/delivery.py",
-        "bot/front/handover.py",
-        "bot/front/jobs.py",
-        "bot/front/replies.py",
-        "bot/front/tree.py",
-        "bot/service.py",
-        "cogs/_common.py",
-    }
-)
 
 _LOGGING = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 _LOGGERS = {"log", "logger", "logging"}
@@ -158,18 +143,12 @@ def _scanned() -> Iterator[str]:
     return (m for m in modules() if not m.startswith(OPERATOR_ONLY))
 
 
-@pytest.mark.parametrize("module", [m for m in _scanned() if m not in NOT_YET_CONVERTED])
+@pytest.mark.parametrize("module", list(_scanned()))
 def test_converted_modules_have_no_words_outside_the_catalogue(module: str) -> None:
     assert findings(module) == [], (
         f"{module} writes words for members in the code: put them in locales/ "
         "(both languages) and render them with bot.front.i18n"
     )
-
-
-@pytest.mark.parametrize("module", sorted(NOT_YET_CONVERTED))
-def test_the_not_yet_converted_list_only_shrinks(module: str) -> None:
-    assert ROOT.joinpath(module).is_file(), f"{module} is gone: take it off NOT_YET_CONVERTED"
-    assert findings(module), f"{module} is converted: take it off NOT_YET_CONVERTED"
 
 
 def test_the_scanner_finds_words_and_skips_what_members_never_read() -> None:

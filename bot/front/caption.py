@@ -1,16 +1,24 @@
 """The text of a result message: the prompt, the model's rewrite and a footer, within
-Discord's message length."""
+Discord's message length.
+
+The caption is in the language of the member who asked (the channel reads it too): it is their
+request, and a server mixing languages sees each request in its author's words. The member's
+prompt and the model's rewrite are shown as they are.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from bot.front.i18n import Words
+
 CONTENT_LIMIT = 2000
 
 # discord.utils.escape_markdown's patterns (links left alone). Ours because discord.py 2.7
 # passes re.sub's `count` positionally, which Python 3.13 deprecates (an error in the tests).
-_URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
+_ANGLED = r"<[^: >]+:\/[^ >]+>"  # a link written <like:/this>
+_URL = rf"(?P<url>{_ANGLED}|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
 _COMMON = r"^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-"
 _MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_COMMON}))", re.MULTILINE)
 
@@ -22,7 +30,7 @@ def escape_markdown(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Caption:
-    """What the result message says about the job."""
+    """What the result message says about the job, in `locale` (the asking member's)."""
 
     command: str
     prompt: str | None
@@ -31,7 +39,8 @@ class Caption:
     model: str
     member_id: int
     seconds: float
-    note: str | None = None
+    note: str | None = None  # a catalogue key: a line under the prompt, shown small
+    locale: str | None = None
 
     def render(self, *, limit: int = CONTENT_LIMIT) -> str:
         """The message text, at most `limit` characters; the footer always fits whole.
@@ -39,14 +48,20 @@ class Caption:
         The prompt and the model's rewrite of it share what room is left, so a long rewrite
         never pushes out the member's own words (or the footer).
         """
-        footer = (
-            f"-# /{self.command} · {self.size} · {self.model} · asked by <@{self.member_id}>"
-            f" · {self.seconds:.1f} s"
+        words = Words(self.locale)
+        footer = "-# " + words(
+            "caption.footer",
+            command=self.command,
+            size=self.size,
+            model=self.model,
+            member=f"<@{self.member_id}>",
+            seconds=f"{self.seconds:.1f}",
         )
-        note = shorten(self.note, limit // 4) if self.note else None
+        note = shorten("-# " + words(self.note), limit // 4) if self.note else None
         prompt = _one_line(escape_markdown(self.prompt)) if self.prompt else ""
         revised = _one_line(escape_markdown(self.revised_prompt)) if self.revised_prompt else ""
-        revised_intro = "-# The model rewrote the prompt as: "
+        # The words around the rewrite, counted without it (a language may put it anywhere).
+        revised_intro = "-# " + words("caption.revised", prompt="")
         # Room left once the footer, the note, the markup and the line breaks are counted.
         room = limit - len(footer) - (len(note) + 1 if note else 0)
         room -= (len("****") + 1 if prompt else 0) + (len(revised_intro) + 1 if revised else 0)
@@ -57,7 +72,7 @@ class Caption:
         if note:
             lines.append(note)
         if revised and revised_room > 1:
-            lines.append(revised_intro + shorten(revised, revised_room))
+            lines.append("-# " + words("caption.revised", prompt=shorten(revised, revised_room)))
         lines.append(footer)
         return shorten("\n".join(lines), limit)
 

@@ -26,7 +26,7 @@ import discord
 
 from bot.front.caption import CONTENT_LIMIT, Caption, shorten
 from bot.front.files import ImageFile, batches, prepare_files, shrink_files
-from bot.front.i18n import text
+from bot.front.i18n import member_locale, text
 from bot.front.interactions import RESULTS_POSTED, TOKEN_GONE
 from bot.front.undelivered import save_rest
 from bot.images.results import ImagesResult
@@ -46,7 +46,10 @@ class DeliveryFailed(Exception):
     """No route reached the member; the images were saved in `folder` for the owner."""
 
     def __init__(self, interaction_id: int, folder: Path) -> None:
-        super().__init__(f"could not post the images of interaction {interaction_id}")
+        # For the log, as every label of this module (where, what): members read none of them.
+        super().__init__(
+            f"could not post the images of interaction {interaction_id}"  # i18n: not for members
+        )
         self.folder = folder
 
 
@@ -112,13 +115,15 @@ async def deliver(
         if posted.groups < len(groups):
             await _deliver_elsewhere(interaction, groups, content, caption, posted)
     except asyncio.CancelledError:
-        await save_rest(interaction, groups[posted.groups :], data_dir, "the bot was stopping")
+        stopping = "the bot was stopping"  # i18n: not for members
+        await save_rest(interaction, groups[posted.groups :], data_dir, stopping)
         raise
     # Posted or not, the private note has done its job (a failure is told in a new message).
     await _take_down_thinking(interaction)
     if posted.groups < len(groups):
         rest = groups[posted.groups :]
-        folder = await save_rest(interaction, rest, data_dir, "every route failed")
+        failed = "every route failed"  # i18n: not for members
+        folder = await save_rest(interaction, rest, data_dir, failed)
         if posted.groups == 0:
             raise DeliveryFailed(interaction.id, folder)
     return posted.first
@@ -152,8 +157,9 @@ async def _deliver_through_interaction(
     if interaction.is_expired() or not groups:
         return
     try:
-        posting = text(interaction.locale.value, "result.posting")
-        await _retry(functools.partial(_edit_thinking, interaction, posting), "the thinking note")
+        posting = text(member_locale(interaction), "result.posting")
+        edit = functools.partial(_edit_thinking, interaction, posting)
+        await _retry(edit, "the thinking note")  # i18n: not for members
         for index, group in enumerate(groups):
             send: Send = functools.partial(
                 _send_followup,
@@ -161,7 +167,7 @@ async def _deliver_through_interaction(
                 content=content if index == 0 else None,
                 view=posted.view if index == 0 else None,
             )
-            posted.sent(await _post(send, group, "the result"))
+            posted.sent(await _post(send, group, "the result"))  # i18n: not for members
             interaction.extras[RESULTS_POSTED] = True
     except discord.HTTPException as exc:
         if exc.code in TOKEN_GONE:
@@ -183,26 +189,26 @@ async def _deliver_elsewhere(
     DMs."""
     member = interaction.user
     mention = discord.AllowedMentions(users=[member], everyone=False, roles=False)
-    late = f"{member.mention}, your /{caption.command} images are ready."
-    text = shorten(late + "\n" + content, CONTENT_LIMIT)
+    # In the caption's language: the asking member's.
+    late = text(caption.locale, "result.ready_late", member=member.mention, command=caption.command)
+    first_content = shorten(late + "\n" + content, CONTENT_LIMIT)
     channel_id = interaction.channel_id
     client = interaction.client
     targets: list[tuple[str, Callable[[], Awaitable[discord.abc.Messageable]]]] = []
     if channel_id is not None:
-        targets.append(
-            ("the channel", lambda: _resolved(client.get_partial_messageable(channel_id)))
-        )
-    targets.append(("direct messages", member.create_dm))
+        in_channel = functools.partial(_resolved, client.get_partial_messageable(channel_id))
+        targets.append(("the channel", in_channel))  # i18n: not for members
+    targets.append(("direct messages", member.create_dm))  # i18n: not for members
     for where, destination in targets:
         try:
             channel = await destination()
             for index, group in enumerate(groups[posted.groups :]):
-                first_text = text if index == 0 else None
+                first_text = first_content if index == 0 else None
                 view = posted.view if posted.groups == 0 else None
                 send = functools.partial(
                     _send_files, channel, content=first_text, mentions=mention, view=view
                 )
-                message = await _post(send, group, f"images to {where}")
+                message = await _post(send, group, f"images to {where}")  # i18n: not for members
                 posted.sent(message)
             log.info("delivered interaction %s's images to %s", interaction.id, where)
             return

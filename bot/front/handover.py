@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.front.i18n import Words
 from bot.front.interactions import RESULTS_POSTED
 from bot.front.tracking import outbox_of
 from bot.records import RETENTION_MS, JobRecord, OwedImage, Stage, now_ms
@@ -33,24 +34,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Every word a member reads from this module.
-REFUNDED = (
-    "⚠️ This request was stopped by a restart of the bot before it reached the image "
-    "service. It was not counted against your allowance: please try again."
-)
-LOST = (
-    "⚠️ This request was stopped by a restart of the bot after it was sent to the image "
-    "service, which charges for it, so it counts against your allowance. Its images could "
-    "not be recovered, sorry."
-)
-LATE = "Here are the images of this request: the bot restarted before it could post them."
+# How each job ended, as its record says (the log and the database read it; members never).
+_REFUNDED = "refunded after a restart"  # i18n: not for members
+_LOST = "charged, images lost"  # i18n: not for members
+_DELIVERED_LATER = "delivered later"  # i18n: not for members
+_NEVER_DELIVERED = "never delivered"  # i18n: not for members
+_OFFERED = "offered at a later command"  # i18n: not for members
 
 
-def owed_text(count: int, asked_ms: int) -> str:
+def owed_text(words: Words, count: int, asked_ms: int) -> str:
     """The note over owed images handed over later."""
-    images = "1 image" if count == 1 else f"{count} images"
-    verb = "is" if count == 1 else "are"
-    return f"{images} from your request of <t:{asked_ms // 1000}:f> {verb} ready:"
+    return words("recovery.owed", count=count, when=asked_ms // 1000)
+
+
+def words_for(record: JobRecord) -> Words:
+    """The words of the member a job's record belongs to: in the language they asked in
+    (kept in the record at the start: `bot.front.tracking`), else English."""
+    locale = record.details.get("locale")
+    return Words(locale if isinstance(locale, str) else None)
 
 
 async def resolve_interrupted(bot: ImagineBot) -> int:
@@ -67,26 +68,26 @@ async def resolve_interrupted(bot: ImagineBot) -> int:
 
 
 async def _resolve(bot: ImagineBot, record: JobRecord) -> bool:
-    store, at = bot.store, now_ms()
+    store, at, words = bot.store, now_ms(), words_for(record)
     if record.stage is Stage.RESERVED:
         await store.refund(record.member_key, record.reservation_id, now_ms=at)
-        await _tell(bot, record, REFUNDED)
-        await _finish(bot, record, Stage.RESOLVED, outcome="refunded after a restart")
+        await _tell(bot, record, words("recovery.refunded"))
+        await _finish(bot, record, Stage.RESOLVED, outcome=_REFUNDED)
         return True
     # Sent or answered: the API may have charged, so the images count (idempotent).
     await store.commit(record.member_key, record.reservation_id, now_ms=at)
     owed = await asyncio.to_thread(outbox_of(bot).owed, record.job_id)
     if not owed:
-        await _tell(bot, record, LOST)
-        await _finish(bot, record, Stage.RESOLVED, outcome="charged, images lost")
+        await _tell(bot, record, words("recovery.lost"))
+        await _finish(bot, record, Stage.RESOLVED, outcome=_LOST)
         return True
     if await _hand_over(bot, record, owed):
-        await _finish(bot, record, Stage.DELIVERED, outcome="delivered later")
+        await _finish(bot, record, Stage.DELIVERED, outcome=_DELIVERED_LATER)
         return True
     if at - record.created_ms > RETENTION_MS:
         # Kept as long as job records are: past that the member never came back for them.
         log.warning("giving up on the %d images owed by job %s", len(owed), record.job_id)
-        await _finish(bot, record, Stage.RESOLVED, outcome="never delivered")
+        await _finish(bot, record, Stage.RESOLVED, outcome=_NEVER_DELIVERED)
         return True
     log.warning(
         "job %s still owes %d images; offered at the member's next command",
@@ -141,10 +142,11 @@ async def _tell(bot: ImagineBot, record: JobRecord, text: str) -> None:
 
 
 async def _hand_over(bot: ImagineBot, record: JobRecord, owed: list[OwedImage]) -> bool:
+    words = words_for(record)
     mention = f"<@{record.discord_id}> " if record.discord_id is not None else ""
-    if await _edit_thinking(bot, record, mention + LATE, owed):
+    if await _edit_thinking(bot, record, mention + words("recovery.late"), owed):
         return True
-    return await _dm(bot, record, owed_text(len(owed), record.created_ms), owed)
+    return await _dm(bot, record, owed_text(words, len(owed), record.created_ms), owed)
 
 
 def offer_owed(bot: ImagineBot, interaction: discord.Interaction, member_key: str) -> None:
@@ -170,9 +172,9 @@ async def _offer_owed(bot: ImagineBot, interaction: discord.Interaction, member_
             owed = await asyncio.to_thread(outbox_of(bot).owed, record.job_id)
             if not owed:
                 continue
-            text = owed_text(len(owed), record.created_ms)
+            text = owed_text(Words.of(interaction), len(owed), record.created_ms)
             await interaction.followup.send(text, files=_files(owed), ephemeral=True)
-            await _finish(bot, record, Stage.DELIVERED, outcome="offered at a later command")
+            await _finish(bot, record, Stage.DELIVERED, outcome=_OFFERED)
     except (discord.HTTPException, OSError) as exc:
         log.warning("could not offer owed images to a member: %s", type(exc).__name__)
     except Exception as exc:  # a task of its own: nothing above it would log this

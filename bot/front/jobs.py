@@ -9,14 +9,10 @@ from typing import Any
 
 import discord
 
+from bot.front.i18n import member_locale, text
 from bot.front.replies import reply_privately
 
 log = logging.getLogger(__name__)
-
-STOPPED = (
-    "The bot had to restart before your request was finished, so it was stopped. "
-    "Please try again in a minute."
-)
 
 
 class JobTracker:
@@ -87,7 +83,10 @@ class JobTracker:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         await asyncio.gather(
-            *(reply_privately(interaction, STOPPED) for interaction in running.values()),
+            *(
+                reply_privately(interaction, text(member_locale(interaction), "front.stopped"))
+                for interaction in running.values()
+            ),
             return_exceptions=True,
         )
 

@@ -14,17 +14,16 @@ import logging
 import aiohttp
 import discord
 
+from bot.front.i18n import Words
 from bot.front.interactions import TOKEN_GONE, command_name
 
 log = logging.getLogger(__name__)
 
 
-def apology(error_id: str) -> str:
-    """The member's message for a failure that is ours, not theirs."""
-    return (
-        "Sorry, something went wrong on my side and your request couldn't be finished. "
-        f"If it keeps happening, tell the server owner the error id `{error_id}`."
-    )
+def apology(locale: str | None, error_id: str) -> str:
+    """The member's message (in `locale`) for a failure that is ours, not theirs."""
+    words = Words(locale)
+    return words("front.apology", error_id=error_id)
 
 
 async def reply_privately(interaction: discord.Interaction, text: str) -> None:
@@ -65,11 +64,13 @@ async def _reply_elsewhere(interaction: discord.Interaction, text: str) -> None:
     """The member's DMs, else the channel with a mention: for when the token has expired."""
     member = interaction.user
     command = command_name(interaction)
-    about = f"About your /{command} request: " if command != "?" else ""
+    if command != "?":
+        words = Words.of(interaction)
+        text = words("front.about_request", command=command, text=text)
     mentions = discord.AllowedMentions(users=[member], everyone=False, roles=False)
     try:
         dm = await member.create_dm()
-        await dm.send(about + text, allowed_mentions=mentions)
+        await dm.send(text, allowed_mentions=mentions)
     except (discord.DiscordException, aiohttp.ClientError, TimeoutError):
         log.info("could not DM member %s; trying the channel", member.id)
     else:
@@ -78,7 +79,7 @@ async def _reply_elsewhere(interaction: discord.Interaction, text: str) -> None:
     if channel_id is not None:
         channel = interaction.client.get_partial_messageable(channel_id)
         try:
-            await channel.send(f"{member.mention} {about}{text}", allowed_mentions=mentions)
+            await channel.send(f"{member.mention} {text}", allowed_mentions=mentions)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError):
             log.warning("could not reach member %s in the channel either", member.id)
         else:

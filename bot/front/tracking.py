@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.front.i18n import member_locale
 from bot.limits import Reservation
 from bot.records import JobRecord, Outbox, Stage, TrackedJob, now_ms
 from bot.service import Member
@@ -46,6 +47,8 @@ async def track_job(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         interaction_id=interaction.id,
+        # The member's language, for what a restart tells them (bot.front.handover).
+        details={"locale": member_locale(interaction)},
     )
     tracked = await TrackedJob.begin(bot.records, outbox_of(bot), record)
     bot.live_jobs.add(tracked.job_id)

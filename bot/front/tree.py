@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from discord import app_commands
 
 from bot.errors import UserFacingError
 from bot.front.explain import explain
-from bot.front.i18n import member_locale
+from bot.front.i18n import Words, member_locale, text
 from bot.front.interactions import command_name
 from bot.front.replies import apology, reply_privately
 from bot.moderation import PromptRefused
@@ -31,21 +32,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESTARTING = (
-    "The bot is restarting and isn't taking new requests right now. Please try again in a minute."
-)
-STATE_OUTAGE = (
-    "I can't reach my storage right now, so this didn't go through. Please try again shortly."
-)
-COMMAND_OUTDATED = (
-    "This command was just updated and Discord is still showing you the old version. "
-    "Wait a minute (or restart Discord) and try again."
-)
-
 # Discord's answer to a reply after the interaction's 3 seconds: it expired before we answered.
 UNKNOWN_INTERACTION = 10062
 # Discord ran a command whose definition differs from ours (it has not caught up after a sync).
 _OUTDATED = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
+# What discord.py says (in English) when a check returns False instead of raising.
+_DISCORDS_CHECK = re.compile(
+    r"The check functions for (command|context menu) .* failed\."  # i18n: not for members
+)
 
 
 class ImagineTree(app_commands.CommandTree["ImagineBot"]):
@@ -57,7 +51,8 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
             return True
         try:
             if self.client.closing:
-                await reply_privately(interaction, RESTARTING)
+                restarting = text(member_locale(interaction), "front.restarting")
+                await reply_privately(interaction, restarting)
                 return False
             task = asyncio.current_task()
             if task is not None:
@@ -67,7 +62,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
             # discord.py would leave an exception raised here unhandled in its task.
             error_id = secrets.token_hex(4)
             log.exception("error %s while checking /%s", error_id, command_name(interaction))
-            await reply_privately(interaction, apology(error_id))
+            await reply_privately(interaction, apology(member_locale(interaction), error_id))
             return False
         return True
 
@@ -90,12 +85,12 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
             log.info("/%s cancelled before it was sent", command_name(interaction))
             return
         try:
-            text = self._describe(interaction, error)
+            said = self._describe(interaction, error)
             self._report_refusal(interaction, error)
             # For listeners that count outcomes (cogs/metrics.py), as discord.py's own
             # `app_command_completion` is dispatched only on success.
             self.client.dispatch("app_command_error", interaction, error)
-            await reply_privately(interaction, text)
+            await reply_privately(interaction, said)
         except Exception:
             # discord.py would leave an exception raised here unhandled in its task.
             log.exception("error while handling an error of /%s", command_name(interaction))
@@ -115,7 +110,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
                 channel_id=interaction.channel_id,
                 member_id=interaction.user.id,
                 command=command_name(interaction),
-                prompt=prompt if isinstance(prompt, str) else "(an image, no prompt)",
+                prompt=prompt if isinstance(prompt, str) else _no_prompt(interaction),
                 layer=original.layer,
                 reason=original.reason,
             ),
@@ -128,17 +123,36 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         if isinstance(error, app_commands.CommandInvokeError):
             original = error.original
         name = command_name(interaction)
+        words = Words.of(interaction)
         if isinstance(original, UserFacingError):
             log.info("member error in /%s: %s", name, type(original).__name__)
-            return explain(member_locale(interaction), original)
+            return explain(words.locale, original)
         if isinstance(original, app_commands.CheckFailure):
-            return str(original) or "You can't use this command here."
+            return _check_failed(words, original)
         if isinstance(original, _OUTDATED):
             log.warning("/%s: Discord's copy of the command differs from ours", name)
-            return COMMAND_OUTDATED
+            return words("front.command_outdated")
         if is_state_outage(original):
             log.warning("/%s: the state store is out of reach (%s)", name, type(original).__name__)
-            return STATE_OUTAGE
+            return words("front.state_outage")
         error_id = secrets.token_hex(4)
         log.error("error %s in /%s", error_id, name, exc_info=original)
-        return apology(error_id)
+        return apology(words.locale, error_id)
+
+
+def _check_failed(words: Words, failure: app_commands.CheckFailure) -> str:
+    """A failed check: our cogs raise a plain `CheckFailure` holding the member's words already
+    (cogs/settings.py); discord.py's own checks write English, so theirs come from here."""
+    if isinstance(failure, app_commands.NoPrivateMessage):
+        return words("front.check.no_dms")
+    ours = type(failure) is app_commands.CheckFailure and not _DISCORDS_CHECK.match(str(failure))
+    if ours and str(failure):
+        return str(failure)
+    return words("front.check.failed")
+
+
+def _no_prompt(interaction: discord.Interaction) -> str:
+    """What the mod-log shows as the prompt of a refused request that had none (a /vary), in
+    the server's language as the rest of the mod-log (cogs/modlog.py)."""
+    server = str(interaction.guild_locale) if interaction.guild_locale else None
+    return text(server, "front.refused_without_prompt")

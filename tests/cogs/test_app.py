@@ -6,10 +6,14 @@ import logging
 
 import pytest
 
-from bot.front.tree import COMMAND_OUTDATED
 from tests.cogs.support import refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord
+
+COMMAND_OUTDATED = (
+    "This command was just updated and Discord is still showing you the old version. "
+    "Wait a minute (or restart Discord) and try again."
+)
 
 
 async def test_a_restart_with_the_same_commands_does_not_sync_again(

@@ -47,14 +47,17 @@ def test_a_caption_always_fits_and_keeps_its_footer() -> None:
         model="dall-e-3",
         member_id=1234,
         seconds=12.34,
-        note="-# a note",
+        note="caption.variation_by_edit",
     )
     text = caption.render()
     lines = text.splitlines()
     assert len(text) <= 2000
     assert lines[0].startswith("**ppp")
     assert lines[0].endswith("…**")
-    assert lines[1] == "-# a note"
+    assert lines[1] == (
+        "-# This model has no variations endpoint, so this is an edit of your image asking for "
+        "a variation."
+    )
     assert lines[2].startswith("-# The model rewrote the prompt as: rrr")
     assert lines[3] == "-# /imagine · 1024x1024 · dall-e-3 · asked by <@1234> · 12.3 s"
     assert abs(len(lines[0]) - len(lines[2])) < 60  # they share the room

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bot.front.handover import LATE, LOST, REFUNDED
 from tests.cogs.support import eventually
 from tests.cogs.test_entry_point import LAUNCH, REPO
 from tests.cogs.test_limits import imagine, quota
@@ -22,6 +21,17 @@ from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.images_api import FakeImagesAPI
 
 ORIGINAL = "/webhooks/*/messages/@original"
+# What an English-speaking member reads after a restart (bot.front.handover).
+REFUNDED = (
+    "⚠️ This request was stopped by a restart of the bot before it reached the image "
+    "service. It was not counted against your allowance: please try again."
+)
+LOST = (
+    "⚠️ This request was stopped by a restart of the bot after it was sent to the image "
+    "service, which charges for it, so it counts against your allowance. Its images could "
+    "not be recovered, sorry."
+)
+LATE = "Here are the images of this request: the bot restarted before it could post them."
 
 
 @asynccontextmanager

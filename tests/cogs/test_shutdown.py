@@ -9,12 +9,19 @@ import signal
 
 import pytest
 
-from bot.front.jobs import STOPPED
-from bot.front.tree import RESTARTING
 from tests.cogs.support import eventually, private_reply, refused_at_once, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.images_api import FakeImagesAPI
+
+# What an English-speaking member reads (bot.front.tree, bot.front.jobs).
+RESTARTING = (
+    "The bot is restarting and isn't taking new requests right now. Please try again in a minute."
+)
+STOPPED = (
+    "The bot had to restart before your request was finished, so it was stopped. "
+    "Please try again in a minute."
+)
 
 
 async def test_shutdown_lets_running_jobs_finish_and_refuses_new_ones(
