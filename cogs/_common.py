@@ -9,6 +9,7 @@ written as fixed decorators: Discord's own UI then offers only the model's valid
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import inspect
 import logging
@@ -27,12 +28,15 @@ from bot.front import progress
 from bot.front.caption import Caption
 from bot.front.delivery import deliver
 from bot.front.handover import offer_owed
+from bot.front.i18n import member_locale
 from bot.front.tracking import settle_soon, track_job
 from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
 from bot.moderation.events import Generated
+from bot.records import Stage, now_ms
 from bot.service import Job, Member, Upload, Variation
+from cogs.actions_items import result_controls
 from cogs.modlog import result_view
 
 if TYPE_CHECKING:
@@ -348,10 +352,13 @@ async def run_job(
     prompt: str | None,
     options: ImageOptions,
     make: Callable[[Job], Awaitable[ImagesResult | Variation]],
+    replay: Mapping[str, Any] | None = None,
 ) -> None:
     """The run every image command shares once its inputs are checked: admit, reserve and
     defer (`start_job`), `make` the images through the service, post them, then hand over
-    images still owed from earlier requests; the job's record follows (`bot.front.tracking`)."""
+    images still owed from earlier requests; the job's record follows (`bot.front.tracking`).
+    `replay` (`replay_of`) goes into the record before the post: what the result's Re-roll
+    needs, after a restart too."""
     member = member_of(bot, interaction)
     job = await start_job(bot, interaction, member, options.n, prompt, command=command)
     started = time.monotonic()
@@ -359,6 +366,8 @@ async def run_job(
     try:
         made = await make(job)
         result, note = (made.result, made.note) if isinstance(made, Variation) else (made, None)
+        if replay is not None and job.tracked is not None:
+            await remember(bot, job.tracked.job_id, replay)
         await post_result(
             bot,
             interaction,
@@ -374,6 +383,28 @@ async def run_job(
     finally:
         if job.tracked is not None:
             await asyncio.shield(settle_soon(bot, job.tracked, failed=failed))
+
+
+def replay_of(
+    command: str, prompt: str | None, fields: Mapping[str, Any], uploads: Iterable[Upload | None]
+) -> dict[str, Any]:
+    """What a Re-roll of this command needs, as JSON for the job record: the options as the
+    member gave them, and where each input picture is on Discord's CDN (its link, refreshed
+    at click time: the bytes are never kept)."""
+    return {
+        "command": command,
+        "prompt": prompt,
+        "fields": {name: value for name, value in fields.items() if value is not None},
+        "inputs": [dataclasses.asdict(upload) for upload in uploads if upload is not None],
+    }
+
+
+async def remember(bot: ImagineBot, job_id: str, replay: Mapping[str, Any]) -> None:
+    """Keep `replay` in the job's record; a failure costs only the Re-roll, so it is logged."""
+    try:
+        await bot.records.advance(job_id, Stage.RESERVED, now_ms=now_ms(), replay=dict(replay))
+    except Exception:
+        log.exception("could not keep what job %s's Re-roll needs", job_id)
 
 
 def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:
@@ -456,7 +487,17 @@ async def post_result(
         result,
         caption,
         data_dir=bot.settings.data_dir,
-        view=result_view(interaction.user.id),
+        view=result_view(
+            interaction.user.id,
+            result_controls(
+                member_locale(interaction),
+                interaction.user.id,
+                interaction.id,
+                len(result.images),
+                can_vary=bot.profile.supports_variations or bot.profile.supports_edits,
+                can_edit=bot.profile.supports_edits,
+            ),
+        ),
     )
     if interaction.guild_id is not None:
         bot.dispatch(

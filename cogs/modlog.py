@@ -16,6 +16,7 @@ import io
 import logging
 import re
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -221,9 +222,11 @@ class BlockFromModLog(
         await interaction.response.send_message(text, ephemeral=True)
 
 
-def result_view(owner_id: int) -> discord.ui.View:
-    """The buttons under a result message."""
+def result_view(owner_id: int, controls: Iterable[discord.ui.Item[Any]] = ()) -> discord.ui.View:
+    """The buttons under a result message: `controls` (cogs/actions_items.py), then Delete."""
     view = discord.ui.View(timeout=None)
+    for item in controls:
+        view.add_item(item)
     view.add_item(DeleteResult(owner_id))
     return view
 

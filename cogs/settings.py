@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.front.i18n import member_locale, text
 from bot.limits.policy import DAY_SECONDS, LimitPolicy
 from bot.moderation import InvalidSetting, ServerSettings, normalise_term
 from bot.moderation.events import Unblocked
@@ -86,6 +87,7 @@ def describe(settings: ServerSettings, *, now: float, limits: LimitPolicy) -> st
         f"Works in: {channels}",
         f"Who may use it: {roles}",
         f"Only in age-restricted channels: {'yes' if settings.nsfw_only else 'no'}",
+        text(None, f"actions.settings.show.{'owner' if settings.clicks_owner_only else 'anyone'}"),
         f"Per-member limits: {describe_limits(limits)} ({whose})",
         f"Blocked terms: {terms}" + (" (see `/imagine-settings terms list`)" if terms else ""),
         "Mod-log: " + (f"<#{settings.modlog_channel}>" if settings.modlog_channel else "off"),
@@ -332,6 +334,16 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
             else "The image commands work in any allowed channel again."
         )
         await self._show(interaction, settings, done)
+
+    @app_commands.command(
+        name="result-buttons", description="Who may use a result's Re-roll, Vary and Edit buttons"
+    )
+    @app_commands.describe(owner_only="True: only the member who asked; false: anyone here")
+    async def result_buttons(self, interaction: discord.Interaction, owner_only: bool) -> None:
+        guild_id = _guild_id(interaction)
+        settings = await self.bot.server_settings.set_clicks_owner_only(guild_id, owner_only)
+        key = "actions.settings.owner_only" if owner_only else "actions.settings.anyone"
+        await self._show(interaction, settings, text(member_locale(interaction), key))
 
     # --- member blocks ---
 

@@ -1,0 +1,103 @@
+"""A result's controls end to end: Re-roll, Vary k, Edit k (the modal), before and after a
+restart, as the member who clicks; refused clicks; n=10 within Discord's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.cogs.support import mask, picture, private_reply, result
+from tests.conftest import StartBot
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.models import SeenMessage
+from tests.fakes.images_api import FakeImagesAPI
+
+
+def controls(seen: SeenMessage) -> list[dict[str, Any]]:
+    """Every component under a result message, rows flattened."""
+    return [c for row in seen.components for c in row.get("components", [])]
+
+
+def custom_id(seen: SeenMessage, prefix: str) -> str:
+    return next(c["custom_id"] for c in controls(seen) if c["custom_id"].startswith(prefix))
+
+
+async def test_reroll_vary_and_edit_before_and_after_a_restart(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    other = fake_discord.other_member
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "a red fox", "n": 2}))
+        labels = [c.get("label") for c in controls(first)]
+        assert labels == ["Re-roll", "Delete", "Vary 1", "Vary 2", "Edit 1", "Edit 2"]
+        reroll = await fake_discord.click(
+            first.message_id, custom_id(first, "imagine:roll:"), user=other
+        )
+        again = await result(reroll)
+        assert f"<@{other.id}>" in again.content
+    [asked, rerolled] = fake_api.requests
+    assert rerolled.fields["prompt"] == "a red fox"
+    assert rerolled.fields["n"] == 2
+    # Charged to, and keyed by, the member who clicked.
+    assert rerolled.fields["user"] != asked.fields["user"]
+
+    fake_discord.expire_cdn_links()
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        reroll = await fake_discord.click(
+            first.message_id, custom_id(first, "imagine:roll:"), user=other
+        )
+        await result(reroll)
+        vary = await fake_discord.click(first.message_id, custom_id(first, "imagine:vary:"))
+        await result(vary)
+        edit = await fake_discord.click(first.message_id, custom_id(first, "imagine:edit:"))
+        assert (await edit.wait_for_response()).type == 9
+        submitted = await fake_discord.submit_modal(
+            {"prompt": "a blue fox"}, files={"mask": [mask(256, 256)]}
+        )
+        await result(submitted)
+    paths = [r.path for r in fake_api.requests[2:]]
+    assert paths == ["/v1/images/generations", "/v1/images/variations", "/v1/images/edits"]
+    assert fake_api.requests[-1].fields["prompt"] == "a blue fox"
+    assert not fake_api.violations
+
+
+async def test_a_reroll_of_vary_fetches_its_input_again_with_fresh_links(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    image = fake_discord.add_attachment(picture(256, 256), "me.png")
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        first = await result(await fake_discord.invoke("vary", {"image": image}))
+    fake_discord.expire_cdn_links()
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        again = await fake_discord.click(first.message_id, custom_id(first, "imagine:roll:"))
+        await result(again)
+    assert [r.path for r in fake_api.requests] == ["/v1/images/variations"] * 2
+
+
+async def test_a_click_limited_to_the_owner_is_refused_privately_for_others(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    async with start_bot(IMAGE_MODEL="dall-e-2") as bot:
+        await bot.server_settings.set_clicks_owner_only(fake_discord.guild.id, True)
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "a fox"}))
+        click = await fake_discord.click(
+            first.message_id, custom_id(first, "imagine:roll:"), user=fake_discord.other_member
+        )
+        response = await click.wait_for_response()
+        assert response.ephemeral
+        assert "only the member who asked" in str(response.data)
+    assert len(fake_api.requests) == 1
+
+
+async def test_ten_images_get_a_select_within_discords_limits(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "fox", "n": 10}))
+        assert len(first.components) <= 5
+        [select] = [c for c in controls(first) if c["type"] == 3]
+        assert len(select["options"]) == 20
+        pick = await fake_discord.click(
+            first.message_id, select["custom_id"], values=["vary:10"]
+        )
+        await result(pick)
+    assert fake_api.requests[-1].path == "/v1/images/variations"
