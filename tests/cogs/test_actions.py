@@ -50,8 +50,15 @@ async def test_reroll_vary_and_edit_before_and_after_a_restart(
         await result(vary)
         edit = await fake_discord.click(first.message_id, custom_id(first, "imagine:edit:"))
         assert (await edit.wait_for_response()).type == 9
-        submitted = await fake_discord.submit_modal(
+        # Checked exactly as /edit checks it: a mask of another size is refused privately.
+        bad = await fake_discord.submit_modal(
             {"prompt": "a blue fox"}, files={"mask": [mask(256, 256)]}
+        )
+        assert "same size" in await private_reply(bad)
+        edit = await fake_discord.click(first.message_id, custom_id(first, "imagine:edit:"))
+        assert (await edit.wait_for_response()).type == 9
+        submitted = await fake_discord.submit_modal(
+            {"prompt": "a blue fox"}, files={"mask": [mask(1024, 1024)]}
         )
         await result(submitted)
     paths = [r.path for r in fake_api.requests[2:]]
@@ -96,8 +103,18 @@ async def test_ten_images_get_a_select_within_discords_limits(
         assert len(first.components) <= 5
         [select] = [c for c in controls(first) if c["type"] == 3]
         assert len(select["options"]) == 20
+        # The member who asked has used their allowance: refused privately, nothing sent.
+        pick = await fake_discord.click(first.message_id, select["custom_id"], values=["vary:10"])
+        refused = await pick.wait_for_response()
+        assert refused.ephemeral
+        assert "You've used 10 of your 10 images" in str(refused.data)
+        assert len(fake_api.requests) == 1
         pick = await fake_discord.click(
-            first.message_id, select["custom_id"], values=["vary:10"]
+            first.message_id,
+            select["custom_id"],
+            values=["vary:10"],
+            user=fake_discord.other_member,
         )
         await result(pick)
     assert fake_api.requests[-1].path == "/v1/images/variations"
+    assert fake_api.requests[-1].fields["n"] == "4"
