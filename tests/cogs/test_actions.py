@@ -3,6 +3,7 @@ restart, as the member who clicks; refused clicks; n=10 within Discord's limits.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.cogs.support import mask, picture, private_reply, result
@@ -118,3 +119,92 @@ async def test_ten_images_get_a_select_within_discords_limits(
         await result(pick)
     assert fake_api.requests[-1].path == "/v1/images/variations"
     assert fake_api.requests[-1].fields["n"] == "4"
+
+
+async def test_refused_clicks_are_private_and_send_nothing_upstream(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    guild = fake_discord.guild.id
+    async with start_bot(IMAGE_MODEL="dall-e-2") as bot:
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "a red fox"}))
+        await bot.server_settings.add_blocked_term(guild, "fox")
+        blocked = await fake_discord.click(first.message_id, custom_id(first, "imagine:roll:"))
+        assert "blocked" in str((await blocked.wait_for_response()).data).lower()
+        await bot.server_settings.remove_blocked_term(guild, "fox")
+        await bot.server_settings.allow_channel(guild, fake_discord.other_channel.id)
+        elsewhere = await fake_discord.click(first.message_id, custom_id(first, "imagine:vary:"))
+        assert (await elsewhere.wait_for_response()).ephemeral
+    for click in (blocked, elsewhere):
+        assert click.response is not None
+        assert click.response.ephemeral
+    assert len(fake_api.requests) == 1
+
+
+async def test_a_reroll_past_retention_is_answered_privately(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    async with start_bot(IMAGE_MODEL="dall-e-2") as bot:
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "a red fox"}))
+        job_id = custom_id(first, "imagine:roll:").split(":")[3]
+        for _ in range(500):  # the record is settled just after the post
+            record = await bot.records.get(job_id)
+            if record is not None and record.stage.finished:
+                break
+            await asyncio.sleep(0.01)
+        await bot.records.prune(now_ms=10**15, retention_ms=1)
+        assert await bot.records.get(job_id) is None
+        late = await fake_discord.click(first.message_id, custom_id(first, "imagine:roll:"))
+        answer = await late.wait_for_response()
+    assert answer.ephemeral
+    assert "older than 30 days" in str(answer.data)
+    assert len(fake_api.requests) == 1
+
+
+async def test_gpt_edit_modal_takes_no_mask(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    async with start_bot(IMAGE_MODEL="gpt-image-1", PREVIEW_PARTIAL_IMAGES="0"):
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "a red fox"}))
+        # No variations endpoint: Vary is offered as an edit asking for one (the /vary rule).
+        assert custom_id(first, "imagine:vary:")
+        edit = await fake_discord.click(first.message_id, custom_id(first, "imagine:edit:"))
+        modal = (await edit.wait_for_response()).data
+        assert "a red fox" in str(modal)
+        submitted = await fake_discord.submit_modal({"prompt": "a fox in snow"})
+        await result(submitted)
+    request = fake_api.requests[-1]
+    assert request.path == "/v1/images/edits"
+    assert request.file_names == ["image"]
+    assert request.fields["prompt"] == "a fox in snow"
+
+
+async def test_context_menus_with_one_and_several_images(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    one = fake_discord.post_message(fake_discord.other_member, files=[picture(256, 256)])
+    several = fake_discord.post_message(
+        fake_discord.other_member,
+        files=[picture(256, 256)],
+        embed_images=[picture(512, 512)],
+    )
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        vary = await fake_discord.invoke_message_command("Vary this image", one.id)
+        await result(vary)
+        ask = await fake_discord.invoke_message_command("Edit this image", several.id)
+        offered = await ask.wait_for_response()
+        assert offered.ephemeral
+        [row] = offered.data["components"] if offered.data else []
+        [select] = row["components"]
+        assert [o["value"] for o in select["options"]] == ["1", "2"]
+        picked = await fake_discord.click(
+            ask.original.id if ask.original else 0, select["custom_id"], values=["2"]
+        )
+        assert (await picked.wait_for_response()).type == 9
+        submitted = await fake_discord.submit_modal(
+            {"prompt": "a green fox"}, files={"mask": [mask(512, 512)]}
+        )
+        await result(submitted)
+    [varied, edited] = fake_api.requests
+    assert varied.path == "/v1/images/variations"
+    assert edited.path == "/v1/images/edits"
+    assert edited.file_names == ["image", "mask"]
