@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.front.i18n import member_locale, text
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from bot.front.client import ImagineBot
 
 Verb = Literal["vary", "edit"]
+# Command names stay English, as the slash commands' do (bot/front/translator.py), so help and
+# screenshots work across servers: not catalogue words.
+VARY_MENU = "Vary this image"  # i18n: not for members
+EDIT_MENU = "Edit this image"  # i18n: not for members
 # Discord: a select menu holds at most 25 options.
 SELECT_MAX = 25
 
@@ -74,11 +79,11 @@ class ContextMenus(commands.Cog):
         profile = bot.profile
         self.menus: list[app_commands.ContextMenu] = []
         if profile.supports_variations or profile.supports_edits:
-            self.menus.append(self._menu("Vary this image", "vary"))
+            self.menus.append(self._menu(locale_str(VARY_MENU), "vary"))
         if profile.supports_edits:
-            self.menus.append(self._menu("Edit this image", "edit"))
+            self.menus.append(self._menu(locale_str(EDIT_MENU), "edit"))
 
-    def _menu(self, name: str, verb: Verb) -> app_commands.ContextMenu:
+    def _menu(self, name: locale_str, verb: Verb) -> app_commands.ContextMenu:
         async def callback(interaction: discord.Interaction, message: discord.Message) -> None:
             await self.chosen(interaction, message, verb)
 
