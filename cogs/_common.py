@@ -9,7 +9,6 @@ written as fixed decorators: Discord's own UI then offers only the model's valid
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import inspect
 import logging
@@ -34,9 +33,9 @@ from bot.images.profiles import ChoiceField, ModelProfile, Operation
 from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
 from bot.moderation.events import Generated
-from bot.records import Stage, now_ms
 from bot.service import Job, Member, Upload, Variation
 from cogs.actions_items import result_controls
+from cogs.actions_record import remember
 from cogs.modlog import result_view
 
 if TYPE_CHECKING:
@@ -383,28 +382,6 @@ async def run_job(
     finally:
         if job.tracked is not None:
             await asyncio.shield(settle_soon(bot, job.tracked, failed=failed))
-
-
-def replay_of(
-    command: str, prompt: str | None, fields: Mapping[str, Any], uploads: Iterable[Upload | None]
-) -> dict[str, Any]:
-    """What a Re-roll of this command needs, as JSON for the job record: the options as the
-    member gave them, and where each input picture is on Discord's CDN (its link, refreshed
-    at click time: the bytes are never kept)."""
-    return {
-        "command": command,
-        "prompt": prompt,
-        "fields": {name: value for name, value in fields.items() if value is not None},
-        "inputs": [dataclasses.asdict(upload) for upload in uploads if upload is not None],
-    }
-
-
-async def remember(bot: ImagineBot, job_id: str, replay: Mapping[str, Any]) -> None:
-    """Keep `replay` in the job's record; a failure costs only the Re-roll, so it is logged."""
-    try:
-        await bot.records.advance(job_id, Stage.RESERVED, now_ms=now_ms(), replay=dict(replay))
-    except Exception:
-        log.exception("could not keep what job %s's Re-roll needs", job_id)
 
 
 def member_of(bot: ImagineBot, interaction: discord.Interaction) -> Member:

@@ -18,10 +18,10 @@ from cogs._common import (
     check_inputs,
     model_options,
     prompt_option,
-    replay_of,
     run_job,
     upload_of,
 )
+from cogs.actions_record import replay_of
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot

@@ -9,7 +9,8 @@ import discord
 
 from bot import validation
 from bot.validation import GenerationFields
-from cogs._common import ImageCommandCog, model_options, prompt_option, replay_of, run_job
+from cogs._common import ImageCommandCog, model_options, prompt_option, run_job
+from cogs.actions_record import replay_of
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot

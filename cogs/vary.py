@@ -19,10 +19,10 @@ from cogs._common import (
     Option,
     check_inputs,
     model_options,
-    replay_of,
     run_job,
     upload_of,
 )
+from cogs.actions_record import replay_of
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
