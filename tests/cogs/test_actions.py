@@ -18,6 +18,10 @@ def controls(seen: SeenMessage) -> list[dict[str, Any]]:
     return [c for row in seen.components for c in row.get("components", [])]
 
 
+def labelled(seen: SeenMessage, label: str) -> str:
+    return next(c["custom_id"] for c in controls(seen) if c.get("label") == label)
+
+
 def custom_id(seen: SeenMessage, prefix: str) -> str:
     return next(c["custom_id"] for c in controls(seen) if c["custom_id"].startswith(prefix))
 
@@ -35,7 +39,12 @@ async def test_reroll_vary_and_edit_before_and_after_a_restart(
         )
         again = await result(reroll)
         assert f"<@{other.id}>" in again.content
-    [asked, rerolled] = fake_api.requests
+        # Vary 2 before the restart: image 2 of the clicked message, as many images as it has.
+        vary = await fake_discord.click(first.message_id, labelled(first, "Vary 2"), user=other)
+        await result(vary)
+    [asked, rerolled, varied] = fake_api.requests
+    assert varied.path == "/v1/images/variations"
+    assert varied.fields["n"] == "2"
     assert rerolled.fields["prompt"] == "a red fox"
     assert rerolled.fields["n"] == 2
     # Charged to, and keyed by, the member who clicked.
@@ -62,7 +71,7 @@ async def test_reroll_vary_and_edit_before_and_after_a_restart(
             {"prompt": "a blue fox"}, files={"mask": [mask(1024, 1024)]}
         )
         await result(submitted)
-    paths = [r.path for r in fake_api.requests[2:]]
+    paths = [r.path for r in fake_api.requests[3:]]
     assert paths == ["/v1/images/generations", "/v1/images/variations", "/v1/images/edits"]
     assert fake_api.requests[-1].fields["prompt"] == "a blue fox"
     assert not fake_api.violations
@@ -84,16 +93,33 @@ async def test_a_reroll_of_vary_fetches_its_input_again_with_fresh_links(
 async def test_a_click_limited_to_the_owner_is_refused_privately_for_others(
     start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
 ) -> None:
-    async with start_bot(IMAGE_MODEL="dall-e-2") as bot:
-        await bot.server_settings.set_clicks_owner_only(fake_discord.guild.id, True)
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
         first = await result(await fake_discord.invoke("imagine", {"prompt": "a fox"}))
-        click = await fake_discord.click(
-            first.message_id, custom_id(first, "imagine:roll:"), user=fake_discord.other_member
+        setting = await fake_discord.invoke(
+            "imagine-settings",
+            {"owner_only": True},
+            subcommand="result-buttons",
+            user=fake_discord.owner,
         )
-        response = await click.wait_for_response()
-        assert response.ephemeral
-        assert "only the member who asked" in str(response.data)
-    assert len(fake_api.requests) == 1
+        answer = await setting.wait_for_response()
+        assert answer.ephemeral
+        assert "only for the member who asked" in str(answer.data)
+        assert "Result buttons (Re-roll, Vary, Edit): only the member who asked" in str(answer.data)
+    async with start_bot(IMAGE_MODEL="dall-e-2"):  # the setting is kept
+        for prefix in ("imagine:roll:", "imagine:vary:", "imagine:edit:"):
+            click = await fake_discord.click(
+                first.message_id, custom_id(first, prefix), user=fake_discord.other_member
+            )
+            response = await click.wait_for_response()
+            assert response.ephemeral
+            assert "only the member who asked" in str(response.data)
+        # The member who asked still may.
+        mine = await fake_discord.click(first.message_id, custom_id(first, "imagine:vary:"))
+        await result(mine)
+    assert [r.path for r in fake_api.requests] == [
+        "/v1/images/generations",
+        "/v1/images/variations",
+    ]
 
 
 async def test_ten_images_get_a_select_within_discords_limits(
@@ -165,8 +191,11 @@ async def test_gpt_edit_modal_takes_no_mask(
 ) -> None:
     async with start_bot(IMAGE_MODEL="gpt-image-1", PREVIEW_PARTIAL_IMAGES="0"):
         first = await result(await fake_discord.invoke("imagine", {"prompt": "a red fox"}))
-        # No variations endpoint: Vary is offered as an edit asking for one (the /vary rule).
-        assert custom_id(first, "imagine:vary:")
+        # No variations endpoint: Vary is an edit asking for one (the /vary rule).
+        vary = await fake_discord.click(first.message_id, custom_id(first, "imagine:vary:"))
+        varied = await result(vary)
+        assert "no variations endpoint" in varied.content
+        assert fake_api.requests[-1].path == "/v1/images/edits"
         edit = await fake_discord.click(first.message_id, custom_id(first, "imagine:edit:"))
         modal = (await edit.wait_for_response()).data
         assert "a red fox" in str(modal)
