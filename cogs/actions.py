@@ -48,7 +48,9 @@ def images_of(message: discord.Message) -> list[Upload]:
     found = [
         Upload("image", a.url, a.filename, a.size, a.content_type)
         for a in message.attachments
-        if (a.content_type or "").startswith("image/") or a.width is not None
+        # Discord's type when it gives one (a video has a width too), else its dimensions.
+        if (a.content_type or "").startswith("image/")
+        or (a.content_type is None and a.width is not None)
     ]
     for embed in message.embeds:
         for part in (embed.image, embed.thumbnail):

@@ -237,3 +237,20 @@ async def test_context_menus_with_one_and_several_images(
     assert varied.path == "/v1/images/variations"
     assert edited.path == "/v1/images/edits"
     assert edited.file_names == ["image", "mask"]
+
+
+async def test_the_controls_speak_the_askers_language(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        asked = await fake_discord.invoke("imagine", {"prompt": "fox", "n": 2}, locale="zh-CN")
+        first = await result(asked)
+    labels = [c.get("label") for c in controls(first)]
+    assert labels == [
+        "重新生成",
+        "删除" if "删除" in labels else "Delete",
+        "变体 1",
+        "变体 2",
+        "编辑 1",
+        "编辑 2",
+    ]
