@@ -25,6 +25,7 @@ from bot.front.replies import reply_privately
 from bot.front.tree import RESTARTING
 from bot.records import now_ms
 from bot.service import Upload
+from cogs.actions_form import EditForm, EditModal, edit_form
 from cogs.actions_items import Click, ResultButton, ResultSelect
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ DAY_MS = 86_400_000
 # Vary k makes as many images as the picture's message holds, at most this many (the clicker
 # pays for them; Midjourney's grid is four).
 VARY_AT_MOST = 4
-# Discord caps a modal's text input at 4000 characters.
-MODAL_TEXT_MAX = 4000
 
 
 def images_of(message: discord.Message) -> list[Upload]:
@@ -100,11 +99,13 @@ class Actions(commands.Cog):
         if not 1 <= click.number <= len(pictures):
             await reply_privately(interaction, text(locale, "actions.image_gone"))
             return
-        picture = pictures[click.number - 1]
         if click.verb == "vary":
-            await self.vary(interaction, picture, len(pictures))
+            await self.vary(interaction, pictures[click.number - 1], len(pictures))
         else:
-            await self.open_edit(interaction, picture, len(pictures), job_id=click.job_id)
+            message_id = interaction.message.id if interaction.message is not None else 0
+            await self.open_edit(
+                interaction, message_id, click.number, len(pictures), job_id=click.job_id
+            )
 
     async def _may_click(self, interaction: discord.Interaction, click: Click) -> bool:
         if interaction.user.id == click.owner_id or interaction.guild_id is None:
@@ -126,19 +127,23 @@ class Actions(commands.Cog):
     async def open_edit(
         self,
         interaction: discord.Interaction,
-        picture: Upload,
+        message_id: int,
+        number: int,
         pictures: int,
         *,
         job_id: int | None = None,
     ) -> None:
-        """Open the Edit modal for `picture`, its prompt filled in from the job when known."""
+        """Open the Edit form for picture `number` of a message holding `pictures`, its
+        prompt filled in from the job when known."""
         prompt = ""
         if job_id is not None:
             record = await self.bot.records.get(str(job_id))
             replay = record.details.get("replay") if record is not None else None
             if isinstance(replay, Mapping) and isinstance(replay.get("prompt"), str):
                 prompt = replay["prompt"]
-        modal = EditModal(self, picture, self._count(pictures), member_locale(interaction), prompt)
+        n = self._count(pictures).get("n", 0)
+        form = EditForm(message_id, number, n)
+        modal = EditModal(form, self.bot.profile, member_locale(interaction), prompt)
         await interaction.response.send_modal(modal)
 
     async def reroll(self, interaction: discord.Interaction, job_id: int) -> None:
@@ -191,73 +196,33 @@ class Actions(commands.Cog):
             for u in uploads
         ]
 
-    async def submit_edit(
-        self,
-        interaction: discord.Interaction,
-        picture: Upload,
-        prompt: str,
-        mask: discord.Attachment | None,
-        fields: Mapping[str, Any],
-    ) -> None:
-        """The Edit modal's submit: /edit of `picture` with the typed prompt and uploaded mask."""
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """The Edit form's submits, all of them here: the form's custom_id says which picture
+        of which message, so a form opened before a restart is answered after it too."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        form = edit_form(interaction.data)
+        if form is not None:
+            await self.run(interaction, self._edit_submitted(interaction, form))
+
+    async def _edit_submitted(self, interaction: discord.Interaction, form: EditForm) -> None:
+        """/edit of the form's picture, read again from its message (fresh links), with the
+        typed prompt and the uploaded mask, as the member who submitted it."""
+        locale = member_locale(interaction)
+        channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
+        try:
+            message = await channel.fetch_message(form.message_id)
+        except (discord.NotFound, discord.Forbidden):
+            message = None
+        pictures = images_of(message) if message is not None else []
+        if not 1 <= form.number <= len(pictures):
+            await reply_privately(interaction, text(locale, "actions.image_gone"))
+            return
         edit = cast("Edit", self.bot.get_cog("Edit"))
-        mask_upload = (
-            Upload("mask", mask.url, mask.filename, mask.size, mask.content_type)
-            if mask is not None
-            else None
-        )
-        await self.run(
-            interaction,
-            edit.edit_uploads(interaction, picture, mask_upload, prompt, cast(Any, dict(fields))),
-        )
-
-
-class EditModal(discord.ui.Modal):
-    """Edit k: the prompt (filled in with the job's) and the mask, optional where the model
-    edits without one, required where it doesn't; checked exactly as /edit checks them."""
-
-    def __init__(
-        self,
-        actions: Actions,
-        picture: Upload,
-        fields: Mapping[str, Any],
-        locale: str | None,
-        prompt: str,
-    ) -> None:
-        super().__init__(title=text(locale, "actions.modal.title")[:45], timeout=900)
-        self.actions = actions
-        self.picture = picture
-        self.fields = fields
-        profile = actions.bot.profile
-        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            style=discord.TextStyle.paragraph,
-            default=prompt[:MODAL_TEXT_MAX] or None,
-            max_length=min(profile.prompt_max, MODAL_TEXT_MAX),
-            custom_id="prompt",
-        )
-        self.mask: discord.ui.FileUpload[EditModal] = discord.ui.FileUpload(
-            custom_id="mask",
-            required=profile.mask_required,
-            min_values=1 if profile.mask_required else 0,
-            max_values=1,
-        )
-        mask_key = "actions.modal.mask_required" if profile.mask_required else "actions.modal.mask"
-        self.add_item(
-            discord.ui.Label(text=text(locale, "actions.modal.prompt"), component=self.prompt)
-        )
-        self.add_item(
-            discord.ui.Label(
-                text=text(locale, "actions.modal.mask_label"),
-                description=text(locale, mask_key)[:100],
-                component=self.mask,
-            )
-        )
-
-    async def on_submit(self, interaction: discord.Interaction, /) -> None:
-        mask = self.mask.values[0] if self.mask.values else None
-        await self.actions.submit_edit(
-            interaction, self.picture, self.prompt.value, mask, self.fields
-        )
+        fields = {"n": form.n} if form.n else {}
+        picture = pictures[form.number - 1]
+        await edit.edit_uploads(interaction, picture, form.mask, form.prompt, cast(Any, fields))
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -35,10 +35,16 @@ class PickImage(discord.ui.View):
     """A private select of a message's pictures, for the member who ran the menu."""
 
     def __init__(
-        self, actions: Actions, verb: Verb, pictures: list[Upload], locale: str | None
+        self,
+        actions: Actions,
+        verb: Verb,
+        message_id: int,
+        pictures: list[Upload],
+        locale: str | None,
     ) -> None:
         super().__init__(timeout=600)
         self.actions = actions
+        self.message_id = message_id
         self.verb = verb
         self.pictures = pictures[:SELECT_MAX]
         select: discord.ui.Select[PickImage] = discord.ui.Select(
@@ -57,18 +63,23 @@ class PickImage(discord.ui.View):
         self.add_item(select)
 
     async def _picked(self, interaction: discord.Interaction) -> None:
-        picture = self.pictures[int(self.select.values[0]) - 1]
-        await start(self.actions, interaction, self.verb, picture, 1)
+        number = int(self.select.values[0])
+        await start(self.actions, interaction, self.verb, self.message_id, self.pictures, number)
 
 
 async def start(
-    actions: Actions, interaction: discord.Interaction, verb: Verb, picture: Upload, pictures: int
+    actions: Actions,
+    interaction: discord.Interaction,
+    verb: Verb,
+    message_id: int,
+    pictures: list[Upload],
+    number: int,
 ) -> None:
-    """Vary `picture` now, or open the Edit modal for it."""
+    """Vary picture `number` of the message now (one image), or open the Edit form for it."""
     if verb == "vary":
-        await actions.run(interaction, actions.vary(interaction, picture, pictures))
+        await actions.run(interaction, actions.vary(interaction, pictures[number - 1], 1))
     else:
-        await actions.run(interaction, actions.open_edit(interaction, picture, pictures))
+        await actions.run(interaction, actions.open_edit(interaction, message_id, number, 1))
 
 
 class ContextMenus(commands.Cog):
@@ -102,9 +113,9 @@ class ContextMenus(commands.Cog):
             await reply_privately(interaction, text(locale, "actions.no_image"))
             return
         if len(pictures) == 1:
-            await start(actions, interaction, verb, pictures[0], 1)
+            await start(actions, interaction, verb, message.id, pictures, 1)
             return
-        view = PickImage(actions, verb, pictures, locale)
+        view = PickImage(actions, verb, message.id, pictures, locale)
         await interaction.response.send_message(
             text(locale, "actions.pick.ask"), view=view, ephemeral=True
         )

@@ -249,3 +249,24 @@ async def test_the_controls_speak_the_askers_language(
     # Delete's words are the mod-log's (converted separately).
     assert labels[0] == "重新生成"
     assert labels[2:] == ["变体 1", "变体 2", "编辑 1", "编辑 2"]
+
+
+async def test_an_edit_form_opened_before_a_restart_is_answered_after_it(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "a red fox"}))
+        edit = await fake_discord.click(first.message_id, custom_id(first, "imagine:edit:"))
+        assert (await edit.wait_for_response()).type == 9
+    fake_discord.expire_cdn_links()
+    async with start_bot(IMAGE_MODEL="dall-e-2"):
+        submitted = await fake_discord.submit_modal(
+            {"prompt": "a fox at dusk"}, files={"mask": [mask(1024, 1024)]}
+        )
+        await result(submitted)
+        # Answered once: the listener, not also the form object.
+        assert [c.type for c in submitted.callback_attempts] == [5]
+    request = fake_api.requests[-1]
+    assert request.path == "/v1/images/edits"
+    assert request.fields["prompt"] == "a fox at dusk"
+    assert request.file_names == ["image", "mask"]
