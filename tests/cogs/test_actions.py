@@ -4,8 +4,10 @@ restart, as the member who clicks; refused clicks; n=10 within Discord's limits.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
+from bot.records import JobRecord, Stage, now_ms
 from tests.cogs.support import mask, picture, private_reply, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord
@@ -270,3 +272,22 @@ async def test_an_edit_form_opened_before_a_restart_is_answered_after_it(
     assert request.path == "/v1/images/edits"
     assert request.fields["prompt"] == "a fox at dusk"
     assert request.file_names == ["image", "mask"]
+
+
+async def test_records_are_kept_as_long_as_the_retention_setting_says(
+    start_bot: StartBot, fake_discord: FakeDiscord
+) -> None:
+    day_ms = 86_400_000
+    async with start_bot(IMAGE_MODEL="dall-e-2") as bot:
+        now = now_ms()
+        for job_id, age in (("old", 2 * day_ms), ("recent", day_ms // 2)):
+            record = JobRecord(job_id, "u-x", "imagine", "r", 1, now - age, Stage.DELIVERED)
+            await bot.records.put(replace(record, updated_ms=now - age))
+    # The outbox's pass prunes at start, by RESULT_ACTIONS_RETENTION_DAYS.
+    async with start_bot(IMAGE_MODEL="dall-e-2", RESULT_ACTIONS_RETENTION_DAYS="1") as bot:
+        for _ in range(500):
+            if await bot.records.get("old") is None:
+                break
+            await asyncio.sleep(0.01)
+        assert await bot.records.get("old") is None
+        assert await bot.records.get("recent") is not None
