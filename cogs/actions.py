@@ -183,9 +183,14 @@ class Actions(commands.Cog):
         if not uploads:
             return []
         route = discord.http.Route("POST", "/attachments/refresh-urls")
-        answer = await self.bot.http.request(
-            route, json={"attachment_urls": [u.url for u in uploads]}
-        )
+        try:
+            answer = await self.bot.http.request(
+                route, json={"attachment_urls": [u.url for u in uploads]}
+            )
+        except discord.HTTPException as exc:
+            # The kept links may still be valid; if not, the download says so to the member.
+            log.warning("Discord refused to refresh attachment links (HTTP %s)", exc.status)
+            answer = None
         fresh = {
             item.get("original"): item.get("refreshed")
             for item in (answer or {}).get("refreshed_urls", [])
