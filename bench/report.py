@@ -71,6 +71,8 @@ def table(figures: dict[str, Any]) -> list[Row]:
         rows += burst_rows(figures["burst"])
     if "previews" in figures:
         rows += preview_rows(figures["previews"])
+    if "clicks" in figures:
+        rows += click_rows(figures["clicks"])
     return rows
 
 
@@ -348,3 +350,19 @@ def machine() -> dict[str, Any]:
         "commit": git("rev-parse", "--short", "HEAD"),
         "uncommitted_changes": [line for line in git("status", "--short").splitlines() if line],
     }
+
+
+def click_rows(figure: dict[str, Any]) -> list[Row]:
+    """Result buttons: a Re-roll click -> its private deferral, 50 at once."""
+    spread_ = figure["click_to_deferral"]
+    p99 = spread_["p99"]
+    errors = f", {figure['errors']} failed" if figure["errors"] else ""
+    value = "-" if p99 is None else f"p99 {ms(p99)}, p50 {ms(spread_['p50'])}"
+    return [
+        (
+            f"12 Re-roll clicks, {figure['clicks']} at once: click -> deferral",
+            f"{value} ({figure['deferred']} deferred){errors}",
+            f"p99 < {ms(figure['target_p99_seconds'])}",
+            judge(p99, figure["target_p99_seconds"]) if not figure["errors"] else "MISS",
+        )
+    ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from bench.clicks import clicks
 from bench.context import (
     B64_MODEL,
     HIGH_LIMITS,
@@ -403,6 +404,7 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
         "nearcap": nearcap,
         "burst": burst,
         "previews": previews,
+        "clicks": clicks,
     }
     for name in SCENARIOS:
         if name not in only:

@@ -34,6 +34,8 @@ from bot.images.requests import ImageOptions
 from bot.images.results import ImagesResult
 from bot.moderation.events import Generated
 from bot.service import Job, Member, Upload, Variation
+from cogs.actions_items import result_controls
+from cogs.actions_record import remember
 from cogs.modlog import result_view, server_words
 
 if TYPE_CHECKING:
@@ -343,10 +345,13 @@ async def run_job(
     prompt: str | None,
     options: ImageOptions,
     make: Callable[[Job], Awaitable[ImagesResult | Variation]],
+    replay: Mapping[str, Any] | None = None,
 ) -> None:
     """The run every image command shares once its inputs are checked: admit, reserve and
     defer (`start_job`), `make` the images through the service, post them, then hand over
-    images still owed from earlier requests; the job's record follows (`bot.front.tracking`)."""
+    images still owed from earlier requests; the job's record follows (`bot.front.tracking`).
+    `replay` (`replay_of`) goes into the record before the post: what the result's Re-roll
+    needs, after a restart too."""
     member = member_of(bot, interaction)
     job = await start_job(bot, interaction, member, options.n, prompt, command=command)
     started = time.monotonic()
@@ -354,6 +359,8 @@ async def run_job(
     try:
         made = await make(job)
         result, note = (made.result, made.note) if isinstance(made, Variation) else (made, None)
+        if replay is not None and job.tracked is not None:
+            await remember(bot, job.tracked.job_id, replay)
         await post_result(
             bot,
             interaction,
@@ -452,7 +459,18 @@ async def post_result(
         result,
         caption,
         data_dir=bot.settings.data_dir,
-        view=result_view(interaction.user.id, server_words(interaction)),
+        view=result_view(
+            interaction.user.id,
+            server_words(interaction),
+            result_controls(
+                member_locale(interaction),
+                interaction.user.id,
+                interaction.id,
+                len(result.images),
+                can_vary=bot.profile.supports_variations or bot.profile.supports_edits,
+                can_edit=bot.profile.supports_edits,
+            ),
+        ),
     )
     if interaction.guild_id is not None:
         bot.dispatch(

@@ -10,6 +10,7 @@ from discord.app_commands import locale_str
 
 from bot import validation
 from bot.images.profiles import ModelProfile, Operation
+from bot.service import Upload
 from bot.validation import EditFields
 from cogs._common import (
     ImageCommandCog,
@@ -20,6 +21,7 @@ from cogs._common import (
     run_job,
     upload_of,
 )
+from cogs.actions_record import replay_of
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
@@ -79,8 +81,18 @@ class Edit(ImageCommandCog):
         mask: discord.Attachment | None = None,
         **fields: Unpack[EditFields],
     ) -> None:
-        image_upload = upload_of("image", image)
         mask_upload = upload_of("mask", mask) if mask is not None else None
+        await self.edit_uploads(interaction, upload_of("image", image), mask_upload, prompt, fields)
+
+    async def edit_uploads(
+        self,
+        interaction: discord.Interaction,
+        image_upload: Upload,
+        mask_upload: Upload | None,
+        prompt: str,
+        fields: EditFields,
+    ) -> None:
+        """/edit of pictures already found (options, a result's image and a modal's mask)."""
         checked, options = check_inputs(
             self.bot,
             functools.partial(validation.check_edit, self.bot.profile, prompt=prompt, **fields),
@@ -93,7 +105,8 @@ class Edit(ImageCommandCog):
             prompt=checked,
             options=options,
         )
-        await run_job(self.bot, interaction, "edit", checked, options, make)
+        replay = replay_of("edit", prompt, fields, [image_upload, mask_upload])
+        await run_job(self.bot, interaction, "edit", checked, options, make, replay)
 
 
 async def setup(bot: ImagineBot) -> None:

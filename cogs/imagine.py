@@ -10,6 +10,7 @@ import discord
 from bot import validation
 from bot.validation import GenerationFields
 from cogs._common import ImageCommandCog, model_options, prompt_option, run_job
+from cogs.actions_record import replay_of
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
@@ -46,7 +47,8 @@ class Imagine(ImageCommandCog):
     ) -> None:
         checked, options = validation.check_generation(self.bot.profile, prompt=prompt, **fields)
         make = functools.partial(self.bot.service.generate, prompt=checked, options=options)
-        await run_job(self.bot, interaction, "imagine", checked, options, make)
+        replay = replay_of("imagine", prompt, fields, ())
+        await run_job(self.bot, interaction, "imagine", checked, options, make, replay)
 
 
 async def setup(bot: ImagineBot) -> None:

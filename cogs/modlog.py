@@ -21,6 +21,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -256,9 +257,14 @@ class BlockFromModLog(
         await interaction.response.send_message(text, ephemeral=True)
 
 
-def result_view(owner_id: int, words: Words = ENGLISH) -> discord.ui.View:
-    """The buttons under a result message (labelled in `words`: the channel's readers')."""
+def result_view(
+    owner_id: int, words: Words = ENGLISH, controls: Iterable[discord.ui.Item[Any]] = ()
+) -> discord.ui.View:
+    """The buttons under a result message: `controls` (cogs/actions_items.py), then Delete
+    (labelled in `words`: the channel's readers')."""
     view = discord.ui.View(timeout=None)
+    for item in controls:
+        view.add_item(item)
     view.add_item(DeleteResult(owner_id, words))
     return view
 

@@ -43,7 +43,8 @@ class Outbox(commands.Cog):
             log.info(
                 "resolved %d jobs that a restart or a failed delivery left unfinished", settled
             )
-        await self.bot.records.prune(now_ms=now_ms())
+        days = self.bot.settings.result_actions_retention_days
+        await self.bot.records.prune(now_ms=now_ms(), retention_ms=days * 86_400_000)
 
     @resolve.before_loop
     async def _when_ready(self) -> None:

@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot.errors import Listed, Problem, UserFacingError
 from bot.front.explain import listed, say
-from bot.front.i18n import Words
+from bot.front.i18n import Words, member_locale, text
 from bot.limits.errors import period
 from bot.limits.policy import LimitPolicy
 from bot.moderation import InvalidSetting, ServerSettings, normalise_term
@@ -82,6 +82,7 @@ def describe(words: Words, settings: ServerSettings, *, now: float, limits: Limi
         words(
             "settings.show.nsfw_only.yes" if settings.nsfw_only else "settings.show.nsfw_only.no"
         ),
+        words(f"actions.settings.show.{'owner' if settings.clicks_owner_only else 'anyone'}"),
         words("settings.show.limits", limits=describe_limits(words, limits), whose=words(whose)),
         words("settings.show.terms" if terms else "settings.show.no_terms", count=terms),
         words("settings.show.modlog", channel=f"<#{modlog}>")
@@ -332,6 +333,16 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         settings = await self.bot.server_settings.set_nsfw_only(_guild_id(interaction), enabled)
         key = "settings.nsfw_only.on" if enabled else "settings.nsfw_only.off"
         await self._show(interaction, settings, Words.of(interaction)(key))
+
+    @app_commands.command(
+        name="result-buttons", description="Who may use a result's Re-roll, Vary and Edit buttons"
+    )
+    @app_commands.describe(owner_only="True: only the member who asked; false: anyone here")
+    async def result_buttons(self, interaction: discord.Interaction, owner_only: bool) -> None:
+        guild_id = _guild_id(interaction)
+        settings = await self.bot.server_settings.set_clicks_owner_only(guild_id, owner_only)
+        key = "actions.settings.owner_only" if owner_only else "actions.settings.anyone"
+        await self._show(interaction, settings, text(member_locale(interaction), key))
 
     # --- member blocks ---
 

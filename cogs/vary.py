@@ -12,8 +12,17 @@ from typing import TYPE_CHECKING, Literal, Unpack
 import discord
 
 from bot import validation
+from bot.service import Upload
 from bot.validation import EditFields
-from cogs._common import ImageCommandCog, Option, check_inputs, model_options, run_job, upload_of
+from cogs._common import (
+    ImageCommandCog,
+    Option,
+    check_inputs,
+    model_options,
+    run_job,
+    upload_of,
+)
+from cogs.actions_record import replay_of
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
@@ -47,7 +56,12 @@ class Vary(ImageCommandCog):
         image: discord.Attachment,
         **fields: Unpack[EditFields],
     ) -> None:
-        upload = upload_of("image", image)
+        await self.vary_upload(interaction, upload_of("image", image), fields)
+
+    async def vary_upload(
+        self, interaction: discord.Interaction, upload: Upload, fields: EditFields
+    ) -> None:
+        """/vary of a picture already found (an option, a result's image, a message's)."""
         options = check_inputs(
             self.bot,
             functools.partial(
@@ -56,7 +70,8 @@ class Vary(ImageCommandCog):
             [upload],
         )
         make = functools.partial(self.bot.service.create_variation, image=upload, options=options)
-        await run_job(self.bot, interaction, "vary", None, options, make)
+        replay = replay_of("vary", None, fields, [upload])
+        await run_job(self.bot, interaction, "vary", None, options, make, replay)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -70,6 +70,7 @@ class Settings:
     retry_deadline: float = _declared(t.IMAGES_RETRY_DEADLINE_SECONDS)
     user_id_salt: Secret | None = _declared(t.USER_ID_SALT)
     data_dir: Path = t.DATA_DIR.default
+    result_actions_retention_days: int = _declared(t.RESULT_ACTIONS_RETENTION_DAYS)
     discord_guild_id: int | None = _declared(t.DISCORD_GUILD_ID)
     log_level: str = _declared(t.LOG_LEVEL)
     log_format: str = _declared(t.LOG_FORMAT)

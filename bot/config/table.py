@@ -182,6 +182,11 @@ STATE_URL = Setting(
     "`redis://host:6379/0` (several processes share one budget) or `memory://`",
     shown="`sqlite:///<DATA_DIR>/bot.db`",
 )
+# A result's buttons (Re-roll, Vary, Edit) read the job's record: how long records are kept.
+RESULT_ACTIONS_RETENTION_DAYS = Setting(
+    "RESULT_ACTIONS_RETENTION_DAYS", LIMITS, 30, p.positive_int, WHOLE_NUMBER,
+    "days a result's Re-roll button keeps working (its job record is kept that long)",
+)
 SERVER_LIMITS_MAY_EXCEED_DEFAULT = Setting(
     "SERVER_LIMITS_MAY_EXCEED_DEFAULT", LIMITS, False, p.boolean, BOOLEAN,
     "let server admins set limits (/imagine-settings limits) above the ones above",

@@ -36,6 +36,8 @@ EXTENSIONS = (
     "cogs.metrics",
     "cogs.outbox",
     "cogs.cancel",
+    "cogs.actions",
+    "cogs.context_menus",
 )
 
 

@@ -87,7 +87,13 @@ _REMOTE_ONLY = {
     "name_localized",
     "description_localized",
 }
-_DEFAULTS: Mapping[str, Any] = {"nsfw": False, "required": False, "autocomplete": False}
+# A message command has no description: Discord sends it back as "".
+_DEFAULTS: Mapping[str, Any] = {
+    "nsfw": False,
+    "required": False,
+    "autocomplete": False,
+    "description": "",
+}
 
 
 def _normalise(value: Any) -> Any:

@@ -58,6 +58,8 @@ class ServerSettings:
     blocked_terms: tuple[str, ...] = ()
     modlog_channel: int | None = None
     nsfw_only: bool = False
+    # A result's Re-roll / Vary / Edit work for the member who asked only (default: anyone here).
+    clicks_owner_only: bool = False
     # Not hashed: a mapping is not hashable, and the other fields identify the value well enough.
     blocked_members: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
@@ -202,6 +204,10 @@ class ServerSettings:
         """Whether the commands work only in age-restricted channels."""
         return dataclasses.replace(self, nsfw_only=bool(nsfw_only))
 
+    def with_clicks_owner_only(self, owner_only: bool) -> ServerSettings:
+        """Whether a result's buttons work only for the member who asked for it."""
+        return dataclasses.replace(self, clicks_owner_only=bool(owner_only))
+
     # --- member blocks ---
 
     def blocked_until(self, member_key: str, *, now: float) -> float | None:
@@ -255,6 +261,7 @@ class ServerSettings:
             "blocked_terms": list(self.blocked_terms),
             "modlog_channel": self.modlog_channel,
             "nsfw_only": self.nsfw_only,
+            "clicks_owner_only": self.clicks_owner_only,
             "blocked_members": {
                 key: None if math.isinf(end) else end
                 for key, end in sorted(self.blocked_members.items())
@@ -280,6 +287,7 @@ class ServerSettings:
             blocked_terms=tuple(_strings(document.get("blocked_terms", []))),
             modlog_channel=_optional_int(document.get("modlog_channel")),
             nsfw_only=_bool(document.get("nsfw_only", False)),
+            clicks_owner_only=_bool(document.get("clicks_owner_only", False)),
             blocked_members={
                 str(key): FOREVER if end is None else _number(end) for key, end in members.items()
             },

@@ -49,6 +49,9 @@ async def test_a_changed_command_set_is_synced(
         "quota",
         "help",
         "imagine-settings",
+        # Issue 12's message commands, where the model can vary and edit.
+        "Vary this image",
+        "Edit this image",
     ]
     assert [c["name"] for c in second.commands] == ["imagine", "quota", "help", "imagine-settings"]
     # The server settings stay server-only whatever ALLOW_DMS says.
@@ -78,6 +81,8 @@ async def test_without_a_server_id_commands_sync_globally_once(
         "quota",
         "help",
         "imagine-settings",
+        "Vary this image",  # issue 12
+        "Edit this image",
     ]
     assert fake_discord.registered_commands(fake_discord.guild.id) == []
 

@@ -172,8 +172,13 @@ async def test_each_family_registers_exactly_the_options_its_model_accepts(
     assert put.guild_id == fake_discord.guild.id
     assert put.status == 200
     # The admins' /imagine-settings is the same for every family (tests/cogs/test_settings.py).
-    sent = {c["name"]: c for c in put.commands if c["name"] != "imagine-settings"}
+    slash = [c for c in put.commands if c.get("type", 1) == 1]
+    sent = {c["name"]: c for c in slash if c["name"] != "imagine-settings"}
     assert sorted(sent) == sorted(expected)
+    # Issue 12: the message commands follow the slash commands the model offers.
+    menus = sorted(c["name"] for c in put.commands if c.get("type") == 3)
+    offered = {"vary": "Vary this image", "edit": "Edit this image"}
+    assert menus == sorted(menu for name, menu in offered.items() if name in expected)
     for name, options in expected.items():
         command = sent[name]
         _check_limits(command)
@@ -197,4 +202,7 @@ async def test_commands_work_in_dms_only_when_allowed(
         "quota": [0, 1],
         "help": [0, 1],
         "imagine-settings": [0],
+        # Issue 12's message commands follow the same setting.
+        "Vary this image": [0, 1],
+        "Edit this image": [0, 1],
     }

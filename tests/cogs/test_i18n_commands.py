@@ -55,6 +55,8 @@ async def test_registered_commands_carry_chinese_descriptions_and_english_names(
     assert fake_discord.violations == []
     seen = 0
     for command in put.commands:
+        if command.get("type") == 3:  # a message command (issue 12): a name, no description
+            continue
         for path, item in _strings(command):
             # Names stay English, so help and screenshots work across servers.
             assert not item.get("name_localizations") or "value" in item, (path, item["name"])

@@ -131,6 +131,7 @@ async def test_imagine_settings_answers_in_the_admins_language(
             "可用频道：所有频道\n"
             "可用成员：所有人\n"
             "仅限年龄限制频道：否\n"
+            "结果按钮（重新生成、变体、编辑）：频道中的任何人\n"
             "每位成员的额度：每小时 10 张图片，每天 30 张（UTC）（机器人默认值）\n"
             "屏蔽词：0 个\n"
             "管理日志：关闭\n"

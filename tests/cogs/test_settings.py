@@ -95,6 +95,7 @@ async def test_the_group_is_registered_for_server_managers_only(
         "limits clear",
         "modlog",
         "nsfw-only",
+        "result-buttons",  # issue 12: who may use a result's buttons
         "block",
         "unblock",
     }
@@ -131,6 +132,7 @@ async def test_settings_round_trip_survive_a_restart_and_take_effect(
         f"Works in: <#{studio.id}>\n"
         f"Who may use it: <@&{artists.id}>\n"
         "Only in age-restricted channels: no\n"
+        "Result buttons (Re-roll, Vary, Edit): anyone in the channel\n"
         "Per-member limits: 3 images per hour and 5 per day (UTC) (this server's own)\n"
         "Blocked terms: 1 (see `/imagine-settings terms list`)\n"
         f"Mod-log: <#{modlog.id}>\n"

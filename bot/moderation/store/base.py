@@ -156,6 +156,9 @@ class ServerSettingsStore(AsyncResource):
     async def set_nsfw_only(self, guild_id: int, nsfw_only: bool) -> ServerSettings:
         return await self.update(guild_id, lambda s: s.with_nsfw_only(nsfw_only))
 
+    async def set_clicks_owner_only(self, guild_id: int, owner_only: bool) -> ServerSettings:
+        return await self.update(guild_id, lambda s: s.with_clicks_owner_only(owner_only))
+
     async def set_limits(
         self,
         guild_id: int,
