@@ -227,6 +227,20 @@ DISCORD_GUILD_ID = Setting[int | None](
     "server the bot is in (can take a while to appear)",
     shown="global",
 )
+SHARD_COUNT = Setting[int | None](
+    "SHARD_COUNT", DISCORD, None, p.positive_int, WHOLE_NUMBER,
+    "how many shards (gateway connections) the bot's servers are split into, across every "
+    "process; with SHARD_IDS, several processes share the servers (they must share a Redis "
+    "STATE_URL)",
+    shown="one connection",
+)
+SHARD_IDS = Setting[tuple[int, ...] | None](
+    "SHARD_IDS", DISCORD, None, p.shard_numbers,
+    "shard numbers from 0 to SHARD_COUNT - 1, separated by commas",
+    "the shards this process connects (Discord sends each server's events to shard "
+    "`(server_id >> 22) % SHARD_COUNT`); the other processes run the rest",
+    shown="all of SHARD_COUNT",
+)
 
 MAX_ATTACHMENT_BYTES = Setting(
     "MAX_ATTACHMENT_BYTES", INPUTS, 25 * 1024 * 1024, p.positive_int, "a number of bytes",
