@@ -161,7 +161,7 @@ IMAGES_PER_MINUTE = Setting(
 )
 MAX_CONCURRENT_REQUESTS = Setting(
     "MAX_CONCURRENT_REQUESTS", LIMITS, 4, p.positive_int, WHOLE_NUMBER,
-    "Images API calls at the same time (per process)",
+    "Images API calls at the same time, in all the processes sharing a Redis STATE_URL together",
 )
 QUEUE_MAX = Setting(
     "QUEUE_MAX", LIMITS,
