@@ -71,6 +71,9 @@ class ImagineBot(commands.Bot):
         self.server_settings = parts.server_settings
         self.service = parts.service
         self.records = parts.records
+        # Stable across restarts, so a restart resolves its own earlier run's jobs at once.
+        shards = settings.shard_ids if settings.shares_guilds else None
+        self.records.claim("all" if shards is None else "shards-" + "-".join(map(str, shards)))
         self.jobs = JobTracker()
         # Jobs of this process still running (the outbox leaves them to their command), and
         # the bookkeeping tasks that must finish before the stores close.

@@ -46,6 +46,7 @@ async def track_job(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         interaction_id=interaction.id,
+        owner=bot.records.owner,
     )
     tracked = await TrackedJob.begin(bot.records, outbox_of(bot), record)
     bot.live_jobs.add(tracked.job_id)

@@ -9,6 +9,10 @@ lose either change.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Set
 from typing import Any
 
 from redis.asyncio.client import Pipeline
@@ -16,6 +20,13 @@ from redis.asyncio.client import Pipeline
 from bot.records.base import RETENTION_MS, JobRecord, RecordStore, Stage
 from bot.resource import Lease, OnShared
 from bot.state.redis import RedisConnection
+
+log = logging.getLogger(__name__)
+
+# Each process says it is alive every BEAT seconds; a run silent for ALIVE seconds is gone and
+# its unfinished jobs are resolved by the others (or at once by its own restart).
+BEAT = 5.0
+ALIVE = 15.0
 
 
 class RedisRecords(OnShared[RedisConnection], RecordStore):
@@ -26,6 +37,46 @@ class RedisRecords(OnShared[RedisConnection], RecordStore):
         self._prefix = prefix
         tag = f"{prefix}:{{jobs}}"
         self._documents, self._open, self._done = f"{tag}:doc", f"{tag}:open", f"{tag}:done"
+        self._alive = f"{tag}:alive"
+        self._beating: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        await super().open()
+        if self._beating is None:
+            await self._beat()
+            self._beating = asyncio.create_task(self._keep_beating(), name="records-heartbeat")
+
+    async def close(self) -> None:
+        beating, self._beating = self._beating, None
+        if beating is not None:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+            with contextlib.suppress(Exception):  # a clean stop: gone at once, not in ALIVE s
+                await self._lease.held.client.delete(f"{self._alive}:{self.owner}")
+        await super().close()
+
+    async def _beat(self) -> None:
+        await self._lease.held.client.set(f"{self._alive}:{self.owner}", "1", px=int(ALIVE * 1000))
+
+    async def _keep_beating(self) -> None:
+        while True:
+            await asyncio.sleep(BEAT)
+            try:
+                await self._beat()
+            except Exception as exc:  # noqa: BLE001 - Redis lost: the next beat tries again
+                log.warning("could not renew this process's heartbeat (%s)", exc)
+
+    async def gone(self, owners: Set[str]) -> set[str]:
+        who = self.owner.partition("/")[0]
+        others = sorted(o for o in owners if o and o != self.owner)
+        if not others:
+            return set(owners) - {self.owner}
+        alive = await self._lease.held.client.mget([f"{self._alive}:{o}" for o in others])
+        # An earlier run of this very process (same shards) is gone, whatever its heartbeat.
+        found = {
+            o for o, a in zip(others, alive, strict=True) if a is None or o.startswith(who + "/")
+        }
+        return found | ({""} & set(owners))
 
     def __repr__(self) -> str:
         return f"RedisRecords(prefix={self._prefix!r})"

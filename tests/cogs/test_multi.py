@@ -12,10 +12,11 @@ import pytest
 import redis.asyncio as redis
 
 from bot.config import ConfigError, Settings
+from bot.front.handover import LOST
 from tests.cogs.support import eventually
 from tests.cogs.test_entry_point import REPO
 from tests.cogs.test_limits import imagine, quota
-from tests.cogs.test_recovery import bot_process
+from tests.cogs.test_recovery import bot_process, content_is, killed
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.common import shard_of
 from tests.fakes.images_api import FakeImagesAPI
@@ -102,3 +103,31 @@ async def test_two_processes_share_the_guilds_and_one_allowance(
         response = await refused.wait_for_response()
         assert (response.type, response.ephemeral) == (4, True)
         assert len(fake_api.requests) == 1
+
+
+async def test_a_peer_leaves_a_running_process_alone_and_its_restart_resolves_its_job(
+    fake_discord: FakeDiscord, fake_api: FakeImagesAPI, tmp_path: Path, shared_redis: str
+) -> None:
+    home = shard_of(fake_discord.guild.id, 2)
+    env = {"SHARD_COUNT": "2", "STATE_URL": shared_redis, "USER_ID_SALT": SALT}
+    env |= {"LIMIT_WINDOW_IMAGES": "8"}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    a_data, b_data = tmp_path / "a" / "data", tmp_path / "b" / "data"
+    fake_api.latency = 60.0
+    async with bot_process(fake_discord, fake_api, a_data, SHARD_IDS=str(home), **env) as a:
+        sent = await imagine(fake_discord, n=2)
+        await eventually(lambda: len(fake_api.requests) == 1, timeout=10)
+        # A peer starts, and resolves what crashes left (its start's outbox pass, once ready):
+        # not this job, whose process is alive and running it.
+        async with bot_process(fake_discord, fake_api, b_data, SHARD_IDS=str(1 - home), **env):
+            await asyncio.sleep(3.5)  # on_ready comes 2 s after the last GUILD_CREATE
+            assert sent.original is None or sent.original.content != LOST
+            await killed(a)
+            fake_api.latency = 0.0
+            # The killed process's restart (same shards) resolves it at once: it was sent, so
+            # it counts, and the member is told.
+            async with bot_process(fake_discord, fake_api, a_data, SHARD_IDS=str(home), **env):
+                await eventually(content_is(sent, LOST), timeout=15)
+                assert "2 of 8 images used, 6 left." in await quota(fake_discord)
+    assert len(fake_api.requests) == 1
