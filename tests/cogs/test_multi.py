@@ -80,6 +80,7 @@ async def test_two_processes_share_the_guilds_and_one_allowance(
         "STATE_URL": shared_redis,
         "DISCORD_GUILD_ID": "",  # commands everywhere: the member uses both servers
         "LIMIT_WINDOW_IMAGES": "3",
+        "IMAGES_PER_MINUTE": "4",
         "USER_ID_SALT": SALT,
     }
     for name in ("a", "b"):
@@ -102,6 +103,18 @@ async def test_two_processes_share_the_guilds_and_one_allowance(
         )
         response = await refused.wait_for_response()
         assert (response.type, response.ephemeral) == (4, True)
+        assert len(fake_api.requests) == 1
+        # The images-per-minute budget (4) is one budget: 2 were taken in the first server,
+        # so another member's 3 wait in the other server's process, unsent.
+        fake_discord.add_member(other, fake_discord.other_member)
+        waiting = await fake_discord.invoke(
+            "imagine",
+            {"prompt": "a lighthouse", "n": 3},
+            channel_id=channel.id,
+            user=fake_discord.other_member,
+        )
+        assert (await waiting.wait_for_response()).type == 5
+        await asyncio.sleep(1.0)
         assert len(fake_api.requests) == 1
 
 
