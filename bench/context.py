@@ -20,6 +20,7 @@ SCENARIOS = (
     "nearcap",
     "burst",
     "previews",
+    "shards",
 )
 
 # Limits high enough never to refuse or hold back a benchmark's job.

@@ -3,8 +3,8 @@
 All records share one hash tag: a hash of JSON documents by job id, a sorted set of the
 unfinished ones by creation time (what a restart reads; one more per member), and one of the
 finished ones by their last change (what pruning drops). A change is an optimistic
-transaction (WATCH on the documents, then MULTI), so two processes advancing one job never
-lose either change.
+transaction (WATCH on the job's version key, bumped by every write of it, then MULTI), so two
+processes advancing one job never lose either change, and other jobs never conflict with it.
 """
 
 from __future__ import annotations
@@ -101,14 +101,22 @@ class RedisRecords(OnShared[RedisConnection], RecordStore):
             self._queue_write(pipe, record)
             moved[0] = record
 
-        await self._lease.held.client.transaction(advance, self._documents)
+        # WATCH the job's own version, not the hash of every document: concurrent jobs must
+        # not conflict with each other (64 at once made ~40 jobs/s), only writes of this job.
+        await self._lease.held.client.transaction(advance, self._version(job_id))
         return moved[0]
 
     def _member_open(self, member_key: str) -> str:
         return f"{self._open}:{member_key}"
 
+    def _version(self, job_id: str) -> str:
+        return f"{self._documents}:version:{job_id}"
+
     def _queue_write(self, pipe: Pipeline, record: JobRecord) -> None:
         pipe.hset(self._documents, record.job_id, record.to_json())
+        version = self._version(record.job_id)
+        pipe.incr(version)
+        pipe.pexpire(version, RETENTION_MS)
         member_open = self._member_open(record.member_key)
         if record.stage.finished:
             pipe.zrem(self._open, record.job_id)
