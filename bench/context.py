@@ -21,6 +21,7 @@ SCENARIOS = (
     "burst",
     "previews",
     "clicks",
+    "shards",
 )
 
 # Limits high enough never to refuse or hold back a benchmark's job.

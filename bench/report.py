@@ -67,6 +67,8 @@ def table(figures: dict[str, Any]) -> list[Row]:
         rows += prepare_rows(figures["prepare"])
     if "nearcap" in figures:
         rows += nearcap_rows(figures["nearcap"])
+    if "shards" in figures:
+        rows += shards_rows(figures["shards"])
     if "burst" in figures:
         rows += burst_rows(figures["burst"])
     if "previews" in figures:
@@ -200,6 +202,32 @@ def nearcap_rows(figure: dict[str, Any]) -> list[Row]:
                 judge(run["rss_peak_mib"], HOSTILE_RSS_TARGET_MIB)
                 if "timeout" not in run["outcomes"]
                 else "MISS",
+            )
+        )
+    return rows
+
+
+def shards_rows(figure: dict[str, Any]) -> list[Row]:
+    """Jobs per second by number of processes on one Redis; per-job time Redis vs SQLite."""
+    rows: list[Row] = []
+    for run in figure["runs"]:
+        errors = f", {sum(run['errors'].values())} failed" if run["errors"] else ""
+        rows.append(
+            (
+                f"10 throughput, {run['processes']} process(es) on {run['state']}, tiny images",
+                f"{run['jobs_per_second']:.1f} jobs/s{errors}",
+                "",
+                "",
+            )
+        )
+    for run in figure["per_job"]:
+        e2e = run["end_to_end"]
+        rows.append(
+            (
+                f"10 one job at a time, instant upstream, {run['state']}",
+                f"p50 {ms(e2e['p50'])}, p99 {ms(e2e['p99'])}",
+                "",
+                "",
             )
         )
     return rows

@@ -16,6 +16,8 @@ Scenarios (each starts fresh fakes and a fresh bot process):
   nearcap     the bot's peak RSS with 16 pictures at the pixel cap at once, through /vary
               (DALL-E 2) and /edit with a mask (GPT image), every job served or refused
   burst       300 /imagine at once, 2 s upstream, realistic results: drain time and peak RSS
+  shards      jobs per second with 1, 2 and 4 processes sharing one Redis (and 1 on SQLite);
+              one job at a time on Redis and on SQLite
 The event loop's lag (how late a 10 ms sleep wakes up, inside the bot) is reported for every
 load of the first four.
 """

@@ -25,6 +25,7 @@ from bench.context import (
 )
 from bench.hostile import burst, nearcap
 from bench.previews import previews
+from bench.shards import shards
 from bench.stats import Window, rss_samples, rss_timeline, spread
 from bench.world import BenchImagesAPI, Job, noisy_image, run_job
 
@@ -405,6 +406,7 @@ async def run_all(ctx: Context, only: Sequence[str]) -> dict[str, Any]:
         "burst": burst,
         "previews": previews,
         "clicks": clicks,
+        "shards": shards,
     }
     for name in SCENARIOS:
         if name not in only:

@@ -388,6 +388,7 @@ async def run_job(
     size: str = "1024x1024",
     timeout: float = 120.0,
     images: bool = True,
+    channel_id: int | None = None,
 ) -> Job:
     """A member types `/imagine`; returns when the images arrived, or on error or timeout
     (with `images=False`, once the command has deferred)."""
@@ -398,6 +399,7 @@ async def run_job(
                 "imagine",
                 {"prompt": f"{tag} {PROMPT}", "n": n, "size": size},
                 user=member,
+                channel_id=channel_id,
                 timeout=timeout,
             )
             job.sent_at = interaction.sent_at

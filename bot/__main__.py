@@ -23,7 +23,7 @@ from dotenv import load_dotenv
 
 from bot.build import build, connector
 from bot.config import ConfigError, Settings, configure_logging
-from bot.front.client import ImagineBot
+from bot.front.client import ImagineBot, make_bot
 from bot.front.connect import backoff_delays, quiet_expected_failures
 from bot.front.doctor import check_images_api, run_doctor
 from bot.memory import release_freed_blocks
@@ -40,7 +40,7 @@ async def run(settings: Settings, *, started: asyncio.Future[ImagineBot] | None 
     release_freed_blocks()  # freed pictures leave the process (see bot.memory)
     timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector(settings)) as session:
-        bot = ImagineBot(settings, session, build(settings, session))
+        bot = make_bot(settings, session, build(settings, session))
         loop = asyncio.get_running_loop()
         log.info("starting on the %s event loop", type(loop).__module__.split(".")[0])
         quiet_expected_failures()

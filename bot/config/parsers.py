@@ -130,6 +130,14 @@ def snowflakes(raw: str) -> frozenset[int]:
     return frozenset(snowflake(part.strip()) for part in raw.split(",") if part.strip())
 
 
+def shard_numbers(raw: str) -> tuple[int, ...]:
+    """Shard numbers (0 or more) separated by commas, in order, each once."""
+    numbers = sorted({int(part.strip()) for part in raw.split(",") if part.strip()})
+    if not numbers or numbers[0] < 0:
+        raise ValueError(raw)
+    return tuple(numbers)
+
+
 def role_numbers(raw: str) -> Mapping[int, tuple[int, int]]:
     """`role_id=per_window/per_day` pairs separated by commas."""
     result: dict[int, tuple[int, int]] = {}

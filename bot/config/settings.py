@@ -34,6 +34,7 @@ from bot.images.profiles import (
 from bot.limits.limiter import queue_capacity
 from bot.limits.policy import LimitPolicy, RolePolicies
 from bot.secrets import Secret
+from bot.state import parse_state_url
 
 T = TypeVar("T")
 
@@ -72,6 +73,8 @@ class Settings:
     data_dir: Path = t.DATA_DIR.default
     result_actions_retention_days: int = _declared(t.RESULT_ACTIONS_RETENTION_DAYS)
     discord_guild_id: int | None = _declared(t.DISCORD_GUILD_ID)
+    shard_count: int | None = _declared(t.SHARD_COUNT)
+    shard_ids: tuple[int, ...] | None = _declared(t.SHARD_IDS)
     log_level: str = _declared(t.LOG_LEVEL)
     log_format: str = _declared(t.LOG_FORMAT)
     metrics_addr: tuple[str, int] | None = _declared(t.METRICS_ADDR)
@@ -141,13 +144,48 @@ class Settings:
             moderation_api_key=moderation_key,
             **declared,
         )
+        _check_shards(reader, settings)
         if reader.problems:
             raise ConfigError(reader.problems)
         return settings
 
+    @property
+    def shares_guilds(self) -> bool:
+        """Whether other processes run some of the shards (this one has only `shard_ids`)."""
+        if self.shard_count is None or self.shard_ids is None:
+            return False
+        return set(self.shard_ids) != set(range(self.shard_count))
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed (tests and benchmarks)."""
         return dataclasses.replace(self, **changes)
+
+
+def _check_shards(reader: Reader, settings: Settings) -> None:
+    """SHARD_IDS needs SHARD_COUNT and numbers below it; several processes need one Redis."""
+    count, ids = settings.shard_count, settings.shard_ids
+    if ids is not None and count is None:
+        reader.fail(t.SHARD_IDS.env, "needs SHARD_COUNT (how many shards there are in all)")
+    elif ids is not None and count is not None and ids[-1] >= count:
+        reader.fail(t.SHARD_IDS.env, f"has a shard number of {count} or more (SHARD_COUNT={count})")
+    elif (
+        settings.shares_guilds
+        and t.STATE_URL.env not in reader.problem_names
+        and parse_state_url(settings.state_url).backend != "redis"
+    ):
+        # Each process would keep its own allowances, budget and settings: one service no more.
+        reader.fail(
+            t.STATE_URL.env,
+            "must be a redis:// URL when SHARD_IDS leaves shards to other processes: every "
+            "process must share one store for allowances, the budget and server settings",
+        )
+    if settings.shares_guilds and settings.user_id_salt is None:
+        # Each process would make its own salt, so one member would have several allowances.
+        reader.fail(
+            t.USER_ID_SALT.env,
+            "must be set, the same in every process, when SHARD_IDS leaves shards to other "
+            "processes: a member's allowance is kept under their salted id",
+        )
 
 
 def _on_openai(url: str) -> bool:

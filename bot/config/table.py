@@ -161,7 +161,7 @@ IMAGES_PER_MINUTE = Setting(
 )
 MAX_CONCURRENT_REQUESTS = Setting(
     "MAX_CONCURRENT_REQUESTS", LIMITS, 4, p.positive_int, WHOLE_NUMBER,
-    "Images API calls at the same time (per process)",
+    "Images API calls at the same time, in all the processes sharing a Redis STATE_URL together",
 )
 QUEUE_MAX = Setting(
     "QUEUE_MAX", LIMITS,
@@ -231,6 +231,20 @@ DISCORD_GUILD_ID = Setting[int | None](
     "register the commands to this server only (instant; good for testing) instead of to every "
     "server the bot is in (can take a while to appear)",
     shown="global",
+)
+SHARD_COUNT = Setting[int | None](
+    "SHARD_COUNT", DISCORD, None, p.positive_int, WHOLE_NUMBER,
+    "how many shards (gateway connections) the bot's servers are split into, across every "
+    "process; with SHARD_IDS, several processes share the servers (they must share a Redis "
+    "STATE_URL)",
+    shown="one connection",
+)
+SHARD_IDS = Setting[tuple[int, ...] | None](
+    "SHARD_IDS", DISCORD, None, p.shard_numbers,
+    "shard numbers from 0 to SHARD_COUNT - 1, separated by commas",
+    "the shards this process connects (Discord sends each server's events to shard "
+    "`(server_id >> 22) % SHARD_COUNT`); the other processes run the rest",
+    shown="all of SHARD_COUNT",
 )
 
 MAX_ATTACHMENT_BYTES = Setting(

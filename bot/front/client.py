@@ -44,7 +44,13 @@ EXTENSIONS = (
 class ImagineBot(commands.Bot):
     """The bot. Holds the settings, the one aiohttp session and the parts built from them."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, parts: Parts) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        parts: Parts,
+        **options: Any,  # discord.py's (a sharded bot's shard_count and shard_ids)
+    ) -> None:
         silence_voice_warnings()
         intents = discord.Intents.none()
         intents.guilds = True  # channel and role cache; no privileged intent is needed
@@ -54,6 +60,7 @@ class ImagineBot(commands.Bot):
             tree_cls=ImagineTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.settings = settings
         self.session = session
@@ -66,6 +73,9 @@ class ImagineBot(commands.Bot):
         self.server_settings = parts.server_settings
         self.service = parts.service
         self.records = parts.records
+        # Stable across restarts, so a restart resolves its own earlier run's jobs at once.
+        shards = settings.shard_ids if settings.shares_guilds else None
+        self.records.claim("all" if shards is None else "shards-" + "-".join(map(str, shards)))
         self.jobs = JobTracker()
         # Jobs of this process still running (the outbox leaves them to their command), and
         # the bookkeeping tasks that must finish before the stores close.
@@ -107,3 +117,21 @@ class ImagineBot(commands.Bot):
             await super().close()
         finally:
             await self.parts.close()
+
+
+class ShardedImagineBot(ImagineBot, commands.AutoShardedBot):
+    """The bot on SHARD_COUNT shards, or on the SHARD_IDS part of them (other processes run
+    the rest, sharing one Redis: each budget stays one budget, see README "Several processes")."""
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, parts: Parts) -> None:
+        shard_ids = None if settings.shard_ids is None else list(settings.shard_ids)
+        super().__init__(
+            settings, session, parts, shard_count=settings.shard_count, shard_ids=shard_ids
+        )
+
+
+def make_bot(settings: Settings, session: aiohttp.ClientSession, parts: Parts) -> ImagineBot:
+    """One gateway connection, as before, unless SHARD_COUNT asks for shards."""
+    if settings.shard_count is None:
+        return ImagineBot(settings, session, parts)
+    return ShardedImagineBot(settings, session, parts)

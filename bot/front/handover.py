@@ -57,8 +57,11 @@ def words_for(record: JobRecord) -> Words:
 async def resolve_interrupted(bot: ImagineBot) -> int:
     """Resolve every unfinished job no command of this process runs; how many were settled."""
     settled = 0
-    for record in await bot.records.unfinished():
-        if record.job_id in bot.live_jobs:
+    records = await bot.records.unfinished()
+    # Another process's jobs are left to it while it runs (several processes share Redis).
+    gone = await bot.records.gone({record.owner for record in records})
+    for record in records:
+        if record.job_id in bot.live_jobs or record.owner not in gone:
             continue
         try:
             settled += await _resolve(bot, record)
@@ -77,6 +80,11 @@ async def _resolve(bot: ImagineBot, record: JobRecord) -> bool:
     # Sent or answered: the API may have charged, so the images count (idempotent).
     await store.commit(record.member_key, record.reservation_id, now_ms=at)
     owed = await asyncio.to_thread(outbox_of(bot).owed, record.job_id)
+    theirs = record.owner and not record.owner.startswith(who(bot))
+    if not owed and record.stage is Stage.ANSWERED and theirs:
+        # Its images are in another process's outbox (its own data folder): its restart hands
+        # them over. The images count meanwhile (committed above).
+        return False
     if not owed:
         await _tell(bot, record, words("recovery.lost"))
         await _finish(bot, record, Stage.RESOLVED, outcome=_LOST)
@@ -95,6 +103,11 @@ async def _resolve(bot: ImagineBot, record: JobRecord) -> bool:
         len(owed),
     )
     return False
+
+
+def who(bot: ImagineBot) -> str:
+    """This process's name among the owners of job records, across restarts ("all/", ...)."""
+    return bot.records.owner.partition("/")[0] + "/"
 
 
 async def _finish(bot: ImagineBot, record: JobRecord, stage: Stage, *, outcome: str) -> None:

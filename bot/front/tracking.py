@@ -49,6 +49,7 @@ async def track_job(
         interaction_id=interaction.id,
         # The member's language, for what a restart tells them (bot.front.handover).
         details={"locale": member_locale(interaction)},
+        owner=bot.records.owner,
     )
     tracked = await TrackedJob.begin(bot.records, outbox_of(bot), record)
     bot.live_jobs.add(tracked.job_id)

@@ -33,7 +33,9 @@ from bot.limits.errors import QueueFull
 from bot.limits.policy import DAY_SECONDS, Policy
 from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal
 from bot.limits.quota import MemberQuotas, Reservation, Usage
+from bot.limits.shared import SharedTurns
 from bot.limits.store import Store
+from bot.limits.store.base import Turn
 from bot.limits.timing import Clock, Sleep
 
 # How long Discord lets a bot answer an interaction after deferring it.
@@ -97,6 +99,8 @@ class Limiter:
             sleep=sleep,
         )
         self._requests: dict[asyncio.Task[Any], _Request] = {}
+        # With a store several processes share, `max_concurrent` is the whole service's cap.
+        self.turns = SharedTurns(store, limit=max_concurrent, clock=clock, sleep=sleep)
 
     async def reserve(self, member_key: str, *, images: int, policy: Policy) -> Reservation:
         """Hold the member's images without queueing (see `MemberQuotas.reserve`); a refusal
@@ -203,15 +207,41 @@ class Limiter:
         if place is not None and (place.member != member_key or not place.waiting):
             self.queue.leave(place)
             place = None
-        async with self.queue.turn(
-            member_key,
-            admit=partial(self.budget.try_take, images),
-            on_position=on_position,
-            place=place,
-            images=images,
-            withdrawal=withdrawal,
+        if not self.turns.shared:
+            admit = partial(self.budget.try_take, images)
+            async with self.queue.turn(
+                member_key,
+                admit=admit,
+                on_position=on_position,
+                place=place,
+                images=images,
+                withdrawal=withdrawal,
+            ):
+                yield
+            return
+        turn = self.turns.new_turn(member_key)
+        async with (
+            self.turns.held(turn),
+            self.queue.turn(
+                member_key,
+                admit=partial(self._admit_shared, turn, images),
+                on_position=on_position,
+                place=place,
+                images=images,
+                withdrawal=withdrawal,
+            ),
         ):
             yield
+
+    async def _admit_shared(self, turn: Turn, images: int) -> float | None:
+        """A place of the whole service first, then the budget (a refusal frees the place)."""
+        retry_at = await self.turns.try_start(turn)
+        if retry_at is not None:
+            return retry_at
+        retry_at = await self.budget.try_take(images)
+        if retry_at is not None:
+            await self.turns.give_back(turn)
+        return retry_at
 
     async def pause_until(self, epoch: float) -> None:
         """Start no upstream call before `epoch` (epoch seconds), in every process sharing the

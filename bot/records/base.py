@@ -8,8 +8,9 @@ are epoch milliseconds passed in by the caller, as in `bot.limits.store`. Import
 from __future__ import annotations
 
 import json
+import uuid
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -68,6 +69,8 @@ class JobRecord:
     # interaction's token (never stored: it is a secret) has expired.
     message_id: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    # The process running the job: "<who>/<run>" (see `RecordStore.owner`); "" before owners.
+    owner: str = ""
 
     def to_json(self) -> str:
         """The record as one JSON document (how every backend stores it)."""
@@ -91,7 +94,24 @@ class JobRecord:
 
 
 class RecordStore(AsyncResource):
-    """Job records. Use as `async with open_records(url) as records:`, or `open()`/`close()`."""
+    """Job records. Use as `async with open_records(url) as records:`, or `open()`/`close()`.
+
+    `owner` names this process's run as "<who>/<run>": `who` is the same across restarts
+    (its shards), `run` is new at each start. A job is resolved by another process only when
+    its owner is gone: an earlier run of the same `who`, or (Redis) a run that stopped
+    beating its heartbeat (a killed process).
+    """
+
+    owner = f"all/{uuid.uuid4().hex}"
+
+    def claim(self, who: str) -> None:
+        """Name this process's run `who` (stable across restarts, e.g. its shards)."""
+        self.owner = f"{who}/{uuid.uuid4().hex}"
+
+    async def gone(self, owners: Set[str]) -> set[str]:
+        """Which of `owners` no longer run. With a store one process uses (memory, SQLite),
+        every run but this one is an earlier run of this process."""
+        return {owner for owner in owners if owner != self.owner}
 
     @abstractmethod
     async def put(self, record: JobRecord) -> None:

@@ -162,3 +162,22 @@ async def test_a_members_unfinished_jobs(records: RecordStore) -> None:
     assert [r.job_id for r in await records.unfinished(member_key="u-a")] == ["job-a"]
     assert [r.job_id for r in await records.unfinished(member_key="u-b")] == ["job-b"]
     assert await records.unfinished(member_key="u-nobody") == []
+
+
+async def test_on_redis_a_job_is_left_to_its_owner_while_it_beats(redis_url: str) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    first = RedisRecords(RedisConnection(redis_url), prefix=prefix)
+    peer = RedisRecords(RedisConnection(redis_url), prefix=prefix)
+    restart = RedisRecords(RedisConnection(redis_url), prefix=prefix)
+    first.claim("shards-0")
+    peer.claim("shards-1")
+    restart.claim("shards-0")
+    await first.open()
+    async with peer, restart:
+        assert await peer.gone({first.owner, peer.owner}) == set()
+        # The same shards started again: the earlier run is gone, heartbeat or not.
+        assert await restart.gone({first.owner}) == {first.owner}
+        # Records from before owners were kept are anyone's to resolve.
+        assert await peer.gone({""}) == {""}
+        await first.close()  # a clean stop takes its heartbeat with it
+        assert await peer.gone({first.owner}) == {first.owner}

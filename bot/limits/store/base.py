@@ -94,6 +94,40 @@ class Store(AsyncResource):
     async def paused_until(self, *, now_ms: int) -> int | None:
         """The end of the current pause, or None when not paused."""
 
+    # Turns across processes. A store that one process alone uses (memory, SQLite) has none
+    # to share: that process's own FairQueue is the whole queue, and these are no-ops.
+    shares_turns = False
+
+    async def take_turn(self, turn: Turn, *, limit: int, now_ms: int) -> bool:
+        """Start `turn` if fewer than `limit` turns run in all the processes and it is the
+        first of every process's waiting fronts; else it waits there (see `Turn`)."""
+        return True
+
+    async def end_turn(self, turn: Turn) -> None:
+        """The turn ended, or stopped waiting: free its place (idempotent)."""
+
+    async def renew_turns(self, job_ids: Sequence[str], *, now_ms: int, lease_ms: int) -> None:
+        """Keep running turns alive; a crashed process's turns lapse `lease_ms` after its last
+        renewal."""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One job asking for a running place in the whole service. Fronts wait in order of
+    (when the member was last served, anywhere; when the job arrived), as FairQueue ranks them.
+    """
+
+    job_id: str
+    member_key: str
+    arrival_ms: int
+    lease_ms: int  # a running turn lapses this long after its last renewal
+    seen_ms: int  # a waiting front that stops asking for this long is dropped
+
+    @property
+    def entry(self) -> str:
+        """Its name among the waiting fronts, sorting by arrival within one rank."""
+        return f"{self.arrival_ms:015d}:{self.job_id}"
+
 
 def fits_at(entries: Sequence[tuple[int, int]], *, need: int, window_ms: int) -> int:
     """When `need` images will have left a rolling window of (at_ms, images), oldest first."""

@@ -14,7 +14,14 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
-from bot.limits.store.base import RETENTION_MS, Entry, ReserveOutcome, Store, WindowCheck
+from bot.limits.store.base import (
+    RETENTION_MS,
+    Entry,
+    ReserveOutcome,
+    Store,
+    Turn,
+    WindowCheck,
+)
 from bot.resource import Lease, OnShared
 from bot.state.redis import RedisConnection
 
@@ -134,7 +141,41 @@ end
 return 0
 """
 
+_TAKE_TURN = """
+-- KEYS: running (zset id -> lapses at), fronts (zset entry -> member's last served),
+-- seen (zset entry -> dropped at), served (hash member -> n), counter.
+-- ARGV: entry, id, member, limit, now, lease, seen. Returns 1 when the turn starts.
+local entry, id, member = ARGV[1], ARGV[2], ARGV[3]
+local limit, now = tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+  redis.call('ZREM', KEYS[2], gone)
+  redis.call('ZREM', KEYS[3], gone)
+end
+local served = tonumber(redis.call('HGET', KEYS[4], member) or '0')
+redis.call('ZADD', KEYS[2], served, entry)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[7]), entry)
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], 86400000) end
+if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+if redis.call('ZRANGE', KEYS[2], 0, 0)[1] ~= entry then return 0 end
+redis.call('ZREM', KEYS[2], entry)
+redis.call('ZREM', KEYS[3], entry)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), id)
+redis.call('HSET', KEYS[4], member, redis.call('INCR', KEYS[5]))
+return 1
+"""
+
+_END_TURN = """
+-- KEYS: running, fronts, seen. ARGV: id, entry.
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return 0
+"""
+
 _SCRIPTS = {
+    "take_turn": _TAKE_TURN,
+    "end_turn": _END_TURN,
     "reserve": _RESERVE,
     "commit": _COMMIT,
     "refund": _REFUND,
@@ -231,3 +272,23 @@ class RedisStore(OnShared[RedisConnection], Store):
         value = await self._lease.held.client.get(self._global_keys()[1])
         paused = int(value) if value else 0
         return paused if paused > now_ms else None
+
+    shares_turns = True
+
+    def _turn_keys(self) -> list[str]:
+        names = ("running", "fronts", "seen", "served", "served-count")
+        return [f"{self._prefix}:{{global}}:turns:{name}" for name in names]
+
+    async def take_turn(self, turn: Turn, *, limit: int, now_ms: int) -> bool:
+        args: list[str | int] = [turn.entry, turn.job_id, turn.member_key, limit, now_ms]
+        args += [turn.lease_ms, turn.seen_ms]
+        return bool(int(await self._run("take_turn", self._turn_keys(), args)))
+
+    async def end_turn(self, turn: Turn) -> None:
+        await self._run("end_turn", self._turn_keys()[:3], [turn.job_id, turn.entry])
+
+    async def renew_turns(self, job_ids: Sequence[str], *, now_ms: int, lease_ms: int) -> None:
+        if job_ids:
+            running = self._turn_keys()[0]
+            mapping = dict.fromkeys(job_ids, now_ms + lease_ms)
+            await self._lease.held.client.zadd(running, mapping, xx=True)

@@ -6,7 +6,8 @@ changing settings at once never lose each other's change.
 
 Settings are read on every command, so `get` answers from a small in-process cache for
 `cache_ttl` seconds (5 by default). This process's own changes update the cache at once;
-another process sharing the SQLite file or Redis sees them within `cache_ttl`. Member blocks
+another process sharing the SQLite file sees them within `cache_ttl`, and one sharing Redis at
+once (its changes are announced: `bot.moderation.store.redis`). Member blocks
 are compared with the caller's clock at check time, so a block still ends on time.
 """
 
@@ -202,6 +203,15 @@ class ServerSettingsStore(AsyncResource):
         return settings.blocked_until(member_key, now=time.time() if now is None else now)
 
     # --- cache ---
+
+    def _forget(self, guild_id: int | None) -> None:
+        """Drop a server's cached settings (None: every server's), changed by another process;
+        a read in progress does not put its older answer back."""
+        self._writes += 1
+        if guild_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(guild_id, None)
 
     def _remember(self, guild_id: int, settings: ServerSettings) -> None:
         if self.cache_ttl <= 0:

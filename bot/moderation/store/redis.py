@@ -4,20 +4,27 @@ A change is an optimistic transaction: WATCH the key, read, change, then MULTI/S
 start again (after a short random pause) if another client wrote the key in between. Changes
 from this process queue on a lock, so only other processes can cause a conflict; settings
 change rarely (admins), so conflicts are rare and the retries cheap. Keys have no expiry:
-settings last until reset. Other processes see a change within the cache TTL (see
-`bot.moderation.store.base`).
+settings last until reset.
+
+Every change is announced on the channel `<prefix>:server-settings:changed` (Redis pub/sub:
+the server's id and the writer's id); every other process drops that server from its cache,
+so a change is in force everywhere within a round trip, not a cache TTL. While the listener
+is cut off (Redis lost), the cache TTL still bounds what a process may miss, and the whole
+cache is dropped when it listens again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.exceptions import RedisError, WatchError
 
 from bot.moderation.store.base import DEFAULT_CACHE_TTL, RawChange, ServerSettingsStore
 from bot.resource import Lease, OnShared
@@ -26,6 +33,7 @@ from bot.state.redis import RedisConnection
 log = logging.getLogger(__name__)
 
 MAX_CONFLICTS = 50
+LISTEN_RETRY_SECONDS = 1.0
 
 
 class RedisServerSettings(OnShared[RedisConnection], ServerSettingsStore):
@@ -44,6 +52,60 @@ class RedisServerSettings(OnShared[RedisConnection], ServerSettingsStore):
         self._lease = Lease(redis, "Redis settings store")
         self._prefix = prefix
         self._write_lock = asyncio.Lock()
+        self._writer_id = uuid.uuid4().hex  # this process's changes are not news to it
+        self._listener: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()  # subscribed (tests wait for it)
+
+    @property
+    def channel(self) -> str:
+        """Where changes are announced."""
+        return f"{self._prefix}:server-settings:changed"
+
+    async def open(self) -> None:
+        await super().open()
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="server-settings-changes")
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        await super().close()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                await self._listen_once()
+            except (OSError, TimeoutError, RedisError) as exc:
+                self.listening.clear()
+                log.warning("not hearing server settings changes (%s); listening again", exc)
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+    async def _listen_once(self) -> None:
+        pubsub = self._connection().pubsub()
+        try:
+            await pubsub.subscribe(self.channel)
+            # Anything may have changed while nobody listened.
+            self._forget(None)
+            self.listening.set()
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    guild, _, writer = str(message["data"]).partition(":")
+                    if writer != self._writer_id and guild.isdigit():
+                        self._forget(int(guild))
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _announce(self, guild_id: int) -> None:
+        message = f"{guild_id}:{self._writer_id}"
+        try:
+            await self._connection().publish(self.channel, message)
+        except (OSError, TimeoutError, RedisError) as exc:
+            # Saved, not announced: the others see it within the cache TTL.
+            log.warning("could not announce a settings change of server %s (%s)", guild_id, exc)
 
     def __repr__(self) -> str:
         return f"RedisServerSettings(prefix={self._prefix!r})"
@@ -73,6 +135,7 @@ class RedisServerSettings(OnShared[RedisConnection], ServerSettingsStore):
                     else:
                         pipe.set(key, document)
                     await pipe.execute()
+                    await self._announce(guild_id)
                     return
                 except WatchError:
                     log.debug("Settings of server %s changed meanwhile; trying again", guild_id)

@@ -112,6 +112,11 @@ def snowflake_time(snowflake: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, dt.UTC)
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to (DMs go to shard 0)."""
+    return (guild_id >> 22) % shard_count
+
+
 class Snowflakes:
     """Unique snowflake ids whose timestamp is now or a given time."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord.common import shard_of
 from tests.fakes.discord.session import GatewayConnection, GatewaySession
 from tests.fakes.discord.state import DiscordState
 
@@ -91,10 +92,16 @@ class Gateway(DiscordState):
         session.connection = conn
         conn.session = session
         self._session = session
+        guilds = list(self.guilds.values())
+        shard = data.get("shard")
+        if isinstance(shard, list) and len(shard) == 2:  # [shard_id, shard_count]
+            session.shard = (int(shard[0]), int(shard[1]))
+            self.shard_sessions[session.shard[0]] = session
+            guilds = [g for g in guilds if shard_of(g.id, session.shard[1]) == session.shard[0]]
         ready: dict[str, Any] = {
             "v": 10,
             "user": {**self.bot_user.to_payload(), "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -110,7 +117,7 @@ class Gateway(DiscordState):
         if "shard" in data:
             ready["shard"] = data["shard"]
         session.dispatch("READY", ready)
-        for guild in self.guilds.values():
+        for guild in guilds:
             session.dispatch("GUILD_CREATE", guild.to_payload())
         self._set_ready()
 
@@ -131,6 +138,8 @@ class Gateway(DiscordState):
         session.connection = conn
         conn.session = session
         self._session = session
+        if session.shard is not None:
+            self.shard_sessions[session.shard[0]] = session
         for number, text, on_sent in session.history:
             if number > seq:
                 conn.send(text, on_sent)

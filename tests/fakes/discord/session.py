@@ -44,6 +44,7 @@ class GatewaySession:
         self.seq = 0
         self.history: deque[tuple[int, str, Callable[[], None] | None]] = deque(maxlen=buffer)
         self.connection: GatewayConnection | None = None
+        self.shard: tuple[int, int] | None = None  # IDENTIFY's [shard_id, shard_count]
 
     def dispatch(self, event: str, data: Any, on_sent: Callable[[], None] | None = None) -> int:
         self.seq += 1

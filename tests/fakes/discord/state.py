@@ -24,6 +24,7 @@ from tests.fakes.discord.common import (
     Signal,
     Snowflakes,
     json_response,
+    shard_of,
 )
 from tests.fakes.discord.interaction import FakeInteraction
 from tests.fakes.discord.models import FakeAttachment, FakeChannel, FakeGuild, FakeMessage, FakeUser
@@ -90,6 +91,8 @@ class DiscordState(LoopbackServer):
         self.resume_count = 0
         self._sessions: dict[str, GatewaySession] = {}
         self._session: GatewaySession | None = None
+        # With sharded bots: each shard's session; events go to their guild's shard.
+        self.shard_sessions: dict[int, GatewaySession] = {}
         self._connections: set[GatewayConnection] = set()
         self._ready = asyncio.Event()
         self._ready_generation = 0
@@ -313,14 +316,35 @@ class DiscordState(LoopbackServer):
         return session is not None and session.connection is not None
 
     def dispatch(self, event: str, data: Any, on_sent: Callable[[], None] | None = None) -> int:
-        """Send a gateway DISPATCH event to the bot; returns its sequence number."""
-        if self._session is None:
+        """Send a gateway DISPATCH event to the bot (to its guild's shard when the bot is
+        sharded, as Discord routes them); returns its sequence number."""
+        session = self._session_for(event, data)
+        if session is None:
             raise RuntimeError("no bot has identified on the gateway")
-        return self._session.dispatch(event, data, on_sent)
+        return session.dispatch(event, data, on_sent)
 
     def _dispatch_if_connected(self, event: str, build: Callable[[], Any]) -> None:
         if self._session is not None and self._ready.is_set():
-            self._session.dispatch(event, build())
+            data = build()
+            session = self._session_for(event, data)
+            if session is not None:
+                session.dispatch(event, data)
+
+    @property
+    def connected_shards(self) -> set[int]:
+        """The shards a bot process holds a live gateway connection for."""
+        return {i for i, s in self.shard_sessions.items() if s.connection is not None}
+
+    def _session_for(self, event: str, data: Any) -> GatewaySession | None:
+        if not self.shard_sessions or self._session is None or self._session.shard is None:
+            return self._session
+        count = self._session.shard[1]
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        if guild_id is None and event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+            guild_id = data.get("id")
+        # Discord's formula; events with no guild (DMs) go to shard 0.
+        shard = 0 if guild_id is None else shard_of(int(guild_id), count)
+        return self.shard_sessions.get(shard)
 
     async def disconnect(self, code: int = 4000) -> None:
         """Close the bot's gateway connection (a resumable close by default)."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from tests.fakes.discord.common import DEFAULT_UPLOAD_LIMIT, Permission
+from tests.fakes.discord.common import DEFAULT_UPLOAD_LIMIT, Permission, shard_of
 from tests.fakes.discord.models import (
     FakeAttachment,
     FakeChannel,
@@ -74,10 +74,14 @@ class World(DiscordState):
         owner: FakeUser | None = None,
         attachment_size_limit: int = DEFAULT_UPLOAD_LIMIT,
         features: Sequence[str] = (),
+        on_shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        """A guild with @everyone, the owner and the bot (with its managed role)."""
+        """A guild with @everyone, the owner and the bot (with its managed role); with
+        `on_shard` (shard, count), one whose id Discord routes to that shard."""
         owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
         guild_id = self._ids.next()
+        while on_shard is not None and shard_of(guild_id, on_shard[1]) != on_shard[0]:
+            guild_id = self._ids.next()  # the id's millisecond decides the shard
         guild = FakeGuild(
             guild_id,
             name,
