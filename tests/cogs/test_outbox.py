@@ -75,3 +75,33 @@ async def test_images_that_reached_nobody_are_handed_over_at_the_next_command(
         assert record.stage is Stage.DELIVERED
     assert re.fullmatch(r"2 images from your request of <t:\d+:f> are ready:", offered.content)
     assert offered.interaction is None or offered.interaction.id == later.id
+
+
+async def test_owed_images_are_handed_over_after_any_command(
+    start_bot: StartBot, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake_discord.fail_next("PATCH", ORIGINAL, 400, 50035, "Invalid Form Body")
+    fake_discord.fail_next("POST", "/channels/*/messages", 403, 50013, "Missing Permissions", 2)
+    async with start_bot() as bot:
+        lost = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
+        await lost.wait_for_final(predicate=lambda seen: seen.ephemeral)
+        folder = tmp_path / "data" / "outbox" / str(lost.id)
+        await eventually(lambda: not bot.live_jobs and folder.is_dir())
+
+        # Another member's command hands over nothing of theirs.
+        other = await fake_discord.invoke("quota", user=fake_discord.other_member)
+        await other.wait_for_response()
+        # /help is no image command: its own answer comes first, then the images, privately.
+        later = await fake_discord.invoke("help")
+        [offered] = await later.wait_for_followups(1)
+        await eventually(lambda: not folder.exists())
+        record = await bot.records.get(str(lost.id))
+        assert record is not None
+        assert (record.stage, record.details.get("outcome")) == (
+            Stage.DELIVERED,
+            "offered at a later command",
+        )
+    assert [seen.via for seen in later.seen] == ["callback", "followup"]
+    assert (offered.ephemeral, len(offered.attachments)) == (True, 2)
+    assert re.fullmatch(r"2 images from your request of <t:\d+:f> are ready:", offered.content)
+    assert other.followups == []
