@@ -6,13 +6,31 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.front.client import ImagineBot
 from bot.records import Stage
 from tests.cogs.support import eventually, result
 from tests.conftest import StartBot
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, FakeInteraction
 from tests.fakes.images_api import FakeImagesAPI
 
 ORIGINAL = "/webhooks/*/messages/@original"
+
+
+def fail_every_route(fake_discord: FakeDiscord) -> None:
+    """The next result reaches nobody: not the interaction, not the channel, not the DMs."""
+    fake_discord.fail_next("PATCH", ORIGINAL, 400, 50035, "Invalid Form Body")
+    fake_discord.fail_next("POST", "/channels/*/messages", 403, 50013, "Missing Permissions", 2)
+
+
+async def undelivered(
+    bot: ImagineBot, fake_discord: FakeDiscord, tmp_path: Path
+) -> tuple[FakeInteraction, Path]:
+    """Two images no route could post: the job, and its outbox folder."""
+    lost = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
+    await lost.wait_for_final(predicate=lambda seen: seen.ephemeral)
+    folder = tmp_path / "data" / "outbox" / str(lost.id)
+    await eventually(lambda: not bot.live_jobs and folder.is_dir())
+    return lost, folder
 
 
 async def test_a_delivered_job_is_recorded_to_the_end(
@@ -53,13 +71,9 @@ async def test_a_failed_job_is_resolved_and_refunded(
 async def test_images_that_reached_nobody_are_handed_over_at_the_next_command(
     start_bot: StartBot, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    fake_discord.fail_next("PATCH", ORIGINAL, 400, 50035, "Invalid Form Body")
-    fake_discord.fail_next("POST", "/channels/*/messages", 403, 50013, "Missing Permissions", 2)
+    fail_every_route(fake_discord)
     async with start_bot() as bot:
-        lost = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
-        await lost.wait_for_final(predicate=lambda seen: seen.ephemeral)
-        folder = tmp_path / "data" / "outbox" / str(lost.id)
-        await eventually(lambda: not bot.live_jobs)
+        lost, folder = await undelivered(bot, fake_discord, tmp_path)
         record = await bot.records.get(str(lost.id))
         assert record is not None
         assert (record.stage, record.details.get("images_owed")) == (Stage.ANSWERED, 2)
@@ -80,13 +94,9 @@ async def test_images_that_reached_nobody_are_handed_over_at_the_next_command(
 async def test_owed_images_are_handed_over_after_any_command(
     start_bot: StartBot, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    fake_discord.fail_next("PATCH", ORIGINAL, 400, 50035, "Invalid Form Body")
-    fake_discord.fail_next("POST", "/channels/*/messages", 403, 50013, "Missing Permissions", 2)
+    fail_every_route(fake_discord)
     async with start_bot() as bot:
-        lost = await fake_discord.invoke("imagine", {"prompt": "a garden", "n": 2})
-        await lost.wait_for_final(predicate=lambda seen: seen.ephemeral)
-        folder = tmp_path / "data" / "outbox" / str(lost.id)
-        await eventually(lambda: not bot.live_jobs and folder.is_dir())
+        lost, folder = await undelivered(bot, fake_discord, tmp_path)
 
         # Another member's command hands over nothing of theirs.
         other = await fake_discord.invoke("quota", user=fake_discord.other_member)

@@ -78,6 +78,19 @@ async def killed(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
+async def killed_once_sent(
+    fake_discord: FakeDiscord, fake_api: FakeImagesAPI, data: Path
+) -> FakeInteraction:
+    """One image asked for, the bot killed once the request is upstream (never answered)."""
+    fake_api.latency = 60.0
+    async with bot_process(fake_discord, fake_api, data) as process:
+        sent = await imagine(fake_discord, n=1)
+        await eventually(lambda: len(fake_api.requests) == 1, timeout=10)
+        await killed(process)
+    fake_api.latency = 0.0
+    return sent
+
+
 def content_is(interaction: FakeInteraction, text: str) -> Callable[[], bool]:
     return lambda: interaction.original is not None and interaction.original.content == text
 
@@ -169,14 +182,9 @@ async def test_a_thinking_message_that_is_gone_means_a_dm(
     fake_discord: FakeDiscord, fake_api: FakeImagesAPI, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    fake_api.latency = 60.0
-    async with bot_process(fake_discord, fake_api, data) as process:
-        sent = await imagine(fake_discord, n=1)
-        await eventually(lambda: len(fake_api.requests) == 1, timeout=10)
-        await killed(process)
+    sent = await killed_once_sent(fake_discord, fake_api, data)
     assert sent.original is not None
     sent.original.deleted = True  # the member dismissed the private "thinking…" message
-    fake_api.latency = 0.0
     async with bot_process(fake_discord, fake_api, data):
         await eventually(lambda: bool(dms(fake_discord)), timeout=15)
     # Away from the request, the DM says which request it means.
@@ -224,15 +232,10 @@ async def test_when_nothing_reaches_the_member_they_are_told_at_their_next_comma
     fake_discord: FakeDiscord, fake_api: FakeImagesAPI, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    fake_api.latency = 60.0
-    async with bot_process(fake_discord, fake_api, data) as process:
-        sent = await imagine(fake_discord, n=1)
-        await eventually(lambda: len(fake_api.requests) == 1, timeout=10)
-        await killed(process)
+    sent = await killed_once_sent(fake_discord, fake_api, data)
     fake_discord.expire_token(sent)
     # The member accepts no DM from the bot.
     fake_discord.fail_next("POST", OPEN_DM, 403, 50007, "Cannot send messages to this user", 5)
-    fake_api.latency = 0.0
     async with bot_process(fake_discord, fake_api, data):
         await fake_discord.wait_for_request(
             lambda r: r.method == "POST" and r.path.endswith(OPEN_DM), timeout=15
