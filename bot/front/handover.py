@@ -109,7 +109,7 @@ def _claimed(bot: ImagineBot, job_id: str) -> Iterator[bool]:
 async def _resolve(bot: ImagineBot, record: JobRecord) -> bool:
     store, at = bot.store, now_ms()
     if record.stage is Stage.SETTLED:
-        return await _tell_again(bot, record)
+        return await _still_untold(bot, record)
     if record.stage is Stage.RESERVED:
         await store.refund(record.member_key, record.reservation_id, now_ms=at)
         return await _tell(bot, record, "refunded")
@@ -143,9 +143,10 @@ async def _tell(bot: ImagineBot, record: JobRecord, notice: str) -> bool:
     """Say what became of the job (`notice`): in the member's private "thinking" message,
     else by DM, else at their next command (the record is SETTLED until then)."""
     outcome = f"{notice} after a restart"
-    if await _edit_thinking(bot, record, NOTICES[notice]) or await _dm(
-        bot, record, later_text(record, notice), []
-    ):
+    told = await _edit_thinking(bot, record, NOTICES[notice])
+    if not told:
+        told = await _dm(bot, record, later_text(record, notice), [])
+    if told:
         await _finish(bot, record, Stage.RESOLVED, outcome=outcome)
         return True
     await bot.records.advance(
@@ -155,16 +156,15 @@ async def _tell(bot: ImagineBot, record: JobRecord, notice: str) -> bool:
     return True
 
 
-async def _tell_again(bot: ImagineBot, record: JobRecord) -> bool:
-    """A settled job whose member was not reached: a DM again, until records expire."""
-    notice = str(record.details.get("notice", ""))
-    if notice in NOTICES and await _dm(bot, record, later_text(record, notice), []):
-        await _finish(bot, record, Stage.RESOLVED, outcome=f"{notice}, told later")
-        return True
-    if now_ms() - record.created_ms > RETENTION_MS or notice not in NOTICES:
-        await _finish(bot, record, Stage.RESOLVED, outcome=f"{notice}, never told")
-        return True
-    return False
+async def _still_untold(bot: ImagineBot, record: JobRecord) -> bool:
+    """A settled job whose member no route reached: it waits for their next command (a DM
+    that failed once is not tried every few minutes: DMs closed stay closed), until records
+    expire."""
+    if now_ms() - record.created_ms <= RETENTION_MS:
+        return False
+    notice = record.details.get("notice")
+    await _finish(bot, record, Stage.RESOLVED, outcome=f"{notice}, never told")
+    return True
 
 
 def later_text(record: JobRecord, notice: str) -> str:

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from bot.front.client import ImagineBot
-from bot.records import Stage
+from bot.front.handover import resolve_interrupted
+from bot.records import RETENTION_MS, JobRecord, Stage, now_ms
 from tests.cogs.support import eventually, result
 from tests.conftest import StartBot
 from tests.fakes.discord import FakeDiscord, FakeInteraction
@@ -115,3 +116,30 @@ async def test_owed_images_are_handed_over_after_any_command(
     assert (offered.ephemeral, len(offered.attachments)) == (True, 2)
     assert re.fullmatch(r"2 images from your request of <t:\d+:f> are ready:", offered.content)
     assert other.followups == []
+
+
+async def test_news_nobody_came_for_is_dropped_after_the_records_retention(
+    start_bot: StartBot, fake_discord: FakeDiscord
+) -> None:
+    async with start_bot() as bot:
+        untold = JobRecord(
+            "1",
+            member_key=bot.member_ids(fake_discord.member.id),
+            command="imagine",
+            reservation_id="r-1",
+            images=1,
+            created_ms=now_ms() - RETENTION_MS - 60_000,
+            stage=Stage.SETTLED,
+            discord_id=fake_discord.member.id,
+            details={"notice": "lost"},
+        )
+        await bot.records.put(untold)
+        await resolve_interrupted(bot)
+        record = await bot.records.get("1")
+        assert record is not None
+        assert (record.stage, record.details.get("outcome")) == (
+            Stage.RESOLVED,
+            "lost, never told",
+        )
+    # Nobody is told a month late, and no DM was tried on the way.
+    assert not any(r.path.endswith("/users/@me/channels") for r in fake_discord.requests)
