@@ -184,7 +184,7 @@ async def test_a_thinking_message_that_is_gone_means_a_dm(
     data = tmp_path / "data"
     sent = await killed_once_sent(fake_discord, fake_api, data)
     assert sent.original is not None
-    sent.original.deleted = True  # the member dismissed the private "thinking…" message
+    sent.original.deleted = True  # the private "thinking…" message is gone (Unknown Message)
     async with bot_process(fake_discord, fake_api, data):
         await eventually(lambda: bool(dms(fake_discord)), timeout=15)
     # Away from the request, the DM says which request it means.
