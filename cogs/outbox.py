@@ -1,18 +1,22 @@
 """The outbox: jobs a crash interrupted are resolved on start, owed images handed over later.
 
 No command of its own: once the bot is ready, and then every few minutes, it resolves every
-unfinished job no command of this process runs (`bot.front.handover`). Owed images are also
-offered privately the next time their member uses any command (`cogs._common.start_job`).
+unfinished job no command of this process runs (`bot.front.handover`). What is still owed to a
+member (images, or the news of a job a restart stopped) is also given privately once any
+command of theirs has answered: every app command's completion here, and the image commands'
+run (`cogs._common.run_job`, which also serves the result's buttons).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import discord
+from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.front.handover import resolve_interrupted
+from bot.front.handover import offer_owed, resolve_interrupted
 from bot.records import now_ms
 
 if TYPE_CHECKING:
@@ -45,6 +49,16 @@ class Outbox(commands.Cog):
             )
         days = self.bot.settings.result_actions_retention_days
         await self.bot.records.prune(now_ms=now_ms(), retention_ms=days * 86_400_000)
+
+    @commands.Cog.listener()
+    async def on_app_command_completion(
+        self,
+        interaction: discord.Interaction,
+        _command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu,
+    ) -> None:
+        """Any command (/quota, /help, /imagine-settings, a context menu) answered: hand over
+        what the member is owed, after that answer."""
+        offer_owed(self.bot, interaction, self.bot.member_ids(interaction.user.id))
 
     @resolve.before_loop
     async def _when_ready(self) -> None:

@@ -1,9 +1,11 @@
 """A command's job record, from the deferral to the delivery (the front's half of bot.records).
 
 The record is keyed by the interaction's id, which is also the outbox folder's name, so the
-last-resort save in `bot.front.undelivered` lands where the record points. The interaction's
-token is never stored (a secret for 15 minutes); the "thinking" message's id is, so that a
-restart can edit it through the channel as the bot's own message.
+last-resort save in `bot.front.undelivered` lands where the record points. The deferral is
+private, and a private message is reachable only through the interaction's webhook: the
+record keeps the token (a secret for its 15 minutes, dropped once the job is settled) and the
+"thinking" message's id, so that a restart can say there what happened, in the member's
+language (also kept).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ async def track_job(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         interaction_id=interaction.id,
+        token=interaction.token,
         # The member's language, for what a restart tells them (bot.front.handover).
         details={"locale": member_locale(interaction)},
         owner=bot.records.owner,

@@ -28,6 +28,9 @@ class Stage(StrEnum):
     RESERVED = "reserved"  # quota held, nothing sent upstream: a crash here means refund
     SENT = "sent"  # the request went upstream: it may be paid for, whatever happens next
     ANSWERED = "answered"  # images are in hand: a crash here means deliver (the outbox)
+    # Refunded or charged after a crash, but no route reached the member yet: they are told
+    # at their next command (or by a later DM).
+    SETTLED = "settled"
     DELIVERED = "delivered"  # the member has the images
     RESOLVED = "resolved"  # finished otherwise (refunded, charged and told, failed and told)
 
@@ -65,9 +68,12 @@ class JobRecord:
     guild_id: int | None = None
     channel_id: int | None = None
     interaction_id: int | None = None
-    # The "thinking" message: the bot's own message, editable through the channel once the
-    # interaction's token (never stored: it is a secret) has expired.
+    # The member's private "thinking" message: only the interaction's webhook reaches it.
     message_id: int | None = None
+    # The interaction's token, the one key to that message for 15 minutes, so that a restart
+    # can say there what happened. A secret (it posts as the bot): never in a repr or a log,
+    # and dropped once the job is settled (`at`); the state store's files are private (0600).
+    token: str | None = field(default=None, repr=False)
     details: Mapping[str, Any] = field(default_factory=dict)
     # The process running the job: "<who>/<run>" (see `RecordStore.owner`); "" before owners.
     owner: str = ""
@@ -87,10 +93,13 @@ class JobRecord:
         return cls(**known)
 
     def at(self, stage: Stage, *, now_ms: int, **details: Any) -> JobRecord:
-        """This record moved on to `stage` (never back), with `details` merged in."""
+        """This record moved on to `stage` (never back), with `details` merged in; from
+        `SETTLED` on, without its token (nothing is left to say through it)."""
         if stage.rank < self.stage.rank:
             stage = self.stage
-        return replace(self, stage=stage, updated_ms=now_ms, details={**self.details, **details})
+        token = self.token if stage.rank < Stage.SETTLED.rank else None
+        merged = {**self.details, **details}
+        return replace(self, stage=stage, updated_ms=now_ms, token=token, details=merged)
 
 
 class RecordStore(AsyncResource):

@@ -242,19 +242,20 @@ async def test_owed_images_are_offered_in_the_language_of_the_next_command(
     assert re.fullmatch(r"有 2 张图片已准备好，来自你于 <t:\d+:f> 提交的请求：", offered.content)
 
 
+# Told by DM (the private "thinking" message is out of reach): dated, as bot.front.handover
+# words it away from the request (`restart.later.*`).
 @pytest.mark.parametrize(
     ("locale", "refunded", "lost"),
     [
         (
             CHINESE,
-            "⚠️ 这个请求在发往图片服务之前因机器人重启而中止。它没有计入你的额度：请再试一次。",
-            "⚠️ 这个请求在发往图片服务之后因机器人重启而中止。",
+            "你的 /imagine 请求（发出于 <t:",
+            "）因机器人重启而中断，当时它已经发往图片服务",
         ),
         (
             "fr",
-            "⚠️ This request was stopped by a restart of the bot before it reached the image "
-            "service. It was not counted against your allowance: please try again.",
-            "⚠️ This request was stopped by a restart of the bot after it was sent",
+            "Your /imagine request of <t:",
+            "was stopped by a restart of the bot after it was sent",
         ),
     ],
     ids=[CHINESE, "fr"],
@@ -286,8 +287,9 @@ async def test_what_a_restart_tells_the_member_is_in_the_language_they_asked_in(
             for m in fake_discord.all_messages()
             if m.channel_id == fake_discord.dm_channel.id
         ]
-    assert refunded in dms
-    assert any(dm.startswith(lost) for dm in dms), dms
+    assert all(dm.startswith(refunded) for dm in dms), dms
+    assert any(lost in dm for dm in dms), dms
+    assert len(dms) == 2
 
 
 async def test_a_record_from_before_languages_were_kept_is_told_in_english(
@@ -311,7 +313,8 @@ async def test_a_record_from_before_languages_were_kept_is_told_in_english(
             for m in fake_discord.all_messages()
             if m.channel_id == fake_discord.dm_channel.id
         ]
-    assert dm.startswith("⚠️ This request was stopped by a restart of the bot before it reached")
+    assert dm.startswith("Your /imagine request of <t:")
+    assert "was stopped by a restart of the bot before it reached the image service" in dm
 
 
 async def test_the_job_record_keeps_the_language_the_member_asked_in(

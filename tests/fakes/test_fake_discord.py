@@ -689,6 +689,26 @@ async def test_deferred_ephemeral_then_edit_original_with_file(
     assert interaction.followups == []
 
 
+async def test_an_ephemeral_message_is_out_of_the_channels_reach(
+    fake: FakeDiscord, bot: PingBot
+) -> None:
+    interaction = await fake.invoke("draw")
+    await interaction.wait_for_final()
+    assert interaction.original is not None
+    channel = bot.get_partial_messageable(interaction.channel_id)
+    message = channel.get_partial_message(interaction.original.id)
+    # As on Discord: only the interaction's webhook reaches a private message.
+    for attempt in (
+        channel.fetch_message(interaction.original.id),
+        message.edit(content="through the channel"),
+        message.delete(),
+    ):
+        with pytest.raises(discord.NotFound) as caught:
+            await attempt
+        assert caught.value.code == 10008
+    assert (interaction.original.content, interaction.original.deleted) == ("drawn", False)
+
+
 async def test_modal_submit_reaches_the_modal(fake: FakeDiscord, bot: PingBot) -> None:
     opened = await fake.invoke("report")
     assert (await opened.wait_for_response()).type == 9

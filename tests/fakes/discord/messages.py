@@ -181,7 +181,14 @@ class MessageRoutes(HttpPlumbing):
     def _channel_message_from(self, request: web.Request) -> FakeMessage:
         channel = self._channel_from(request)
         message = self._messages_by_id.get(self._snowflake(request, "message_id"))
-        if message is None or message.deleted or message.channel_id != channel.id:
+        # An ephemeral message exists only for its member: the channel's routes never find it
+        # (only the interaction's webhook, while its token lives, can read, edit or delete it).
+        if (
+            message is None
+            or message.deleted
+            or message.ephemeral
+            or message.channel_id != channel.id
+        ):
             raise DiscordError(404, 10008, "Unknown Message")
         return message
 
