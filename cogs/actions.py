@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.front.handover import offer_owed
 from bot.front.i18n import member_locale, text
 from bot.front.replies import reply_privately
 from bot.records import now_ms
@@ -85,6 +86,9 @@ class Actions(commands.Cog):
             command = cast(Any, self.bot.get_cog("Imagine")).command
             error = app_commands.CommandInvokeError(command, exc)
             await self.bot.tree.on_error(cast(Any, interaction), error)
+        else:
+            # Whatever is still owed to the clicker follows, as after any command (once).
+            offer_owed(self.bot, interaction, self.bot.member_ids(interaction.user.id))
 
     async def _clicked(self, interaction: discord.Interaction, click: Click) -> None:
         locale = member_locale(interaction)
