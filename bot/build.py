@@ -8,6 +8,8 @@ with the entry point: it may import every layer; nothing else in bot/ or cogs/ i
 
 from __future__ import annotations
 
+from typing import Literal
+
 import aiohttp
 
 from bot import imaging
@@ -21,7 +23,6 @@ from bot.moderation.client import DEFAULT_RETRY as MODERATION_RETRY
 from bot.moderation.client import DEFAULT_TIMEOUT as MODERATION_TIMEOUT
 from bot.records import open_records
 from bot.retry import RetryPolicy
-from bot.secrets import Secret
 from bot.service import ImageService
 from bot.transport import Transport
 
@@ -65,16 +66,8 @@ def build(settings: Settings, session: aiohttp.ClientSession) -> Parts:
 
 def images_client(session: aiohttp.ClientSession, settings: Settings) -> ImagesClient:
     """The Images API client the settings describe."""
-    transport = _transport(
-        session,
-        settings,
-        settings.openai_base_url,
-        settings.openai_api_key,
-        timeout=settings.request_timeout,
-        retry=RetryPolicy(settings.max_attempts, settings.retry_deadline),
-    )
     return ImagesClient(
-        transport,
+        _transport(session, settings, "images"),
         profile=settings.profile,
         max_result_bytes=settings.max_result_bytes,
         partial_images=settings.preview_partial_images,
@@ -87,16 +80,8 @@ def moderation_client(
     """The moderation (prompt screening) client, or None when screening is turned off."""
     if not settings.moderation_enabled:
         return None
-    transport = _transport(
-        session,
-        settings,
-        settings.moderation_base_url,
-        settings.moderation_api_key,
-        timeout=MODERATION_TIMEOUT,
-        retry=MODERATION_RETRY,
-    )
     return ModerationClient(
-        transport,
+        _transport(session, settings, "moderation"),
         model=settings.moderation_model,
         block_categories=settings.moderation_block_categories,
         fail_open=settings.moderation_fail_open,
@@ -104,16 +89,17 @@ def moderation_client(
 
 
 def _transport(
-    session: aiohttp.ClientSession,
-    settings: Settings,
-    base_url: str,
-    api_key: Secret | None,
-    *,
-    timeout: float,
-    retry: RetryPolicy,
+    session: aiohttp.ClientSession, settings: Settings, api: Literal["images", "moderation"]
 ) -> Transport:
     """Where an OpenAI-compatible client sends its calls and as whom: the organisation and
     project ids are one account's, the same for the Images API and the moderation endpoint."""
+    if api == "images":
+        base_url, api_key = settings.openai_base_url, settings.openai_api_key
+        timeout = settings.request_timeout
+        retry = RetryPolicy(settings.max_attempts, settings.retry_deadline)
+    else:
+        base_url, api_key = settings.moderation_base_url, settings.moderation_api_key
+        timeout, retry = MODERATION_TIMEOUT, MODERATION_RETRY
     return Transport(
         session,
         base_url=base_url,
