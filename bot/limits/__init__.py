@@ -15,7 +15,14 @@ from bot.limits.errors import (
 )
 from bot.limits.limiter import INTERACTION_WINDOW_SECONDS, Limiter, queue_capacity
 from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies, Window
-from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal, Withdrawn
+from bot.limits.queue import (
+    FairQueue,
+    Place,
+    PositionCallback,
+    WaitingJob,
+    Withdrawal,
+    Withdrawn,
+)
 from bot.limits.quota import MemberQuotas, Reservation, Usage, WindowUsage
 from bot.limits.store import Store, open_store
 
@@ -41,6 +48,7 @@ __all__ = [
     "Store",
     "TooManyWaiting",
     "Usage",
+    "WaitingJob",
     "Window",
     "WindowUsage",
     "Withdrawal",

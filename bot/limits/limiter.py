@@ -31,7 +31,7 @@ from typing import Any
 from bot.limits.budget import BUDGET_WINDOW_SECONDS, DEFAULT_IMAGES_PER_MINUTE, GlobalBudget
 from bot.limits.errors import QueueFull
 from bot.limits.policy import DAY_SECONDS, Policy
-from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal
+from bot.limits.queue import FairQueue, Place, PositionCallback, WaitingJob, Withdrawal
 from bot.limits.quota import MemberQuotas, Reservation, Usage
 from bot.limits.shared import SharedTurns
 from bot.limits.store import Store
@@ -179,6 +179,10 @@ class Limiter:
         place, request.place = request.place, None
         if place is not None:
             self.queue.leave(place)
+
+    def waiting_jobs(self) -> list[WaitingJob]:
+        """This process's waiting jobs, next first (see `FairQueue.waiting_jobs`)."""
+        return self.queue.waiting_jobs()
 
     def estimated_wait(self, position: int) -> float:
         """Seconds until the job told `position` (1 = next) starts, roughly: the longer of what
