@@ -246,3 +246,8 @@ def track(
 def find(client: discord.Client, job_id: int) -> Progress | None:
     """The running job's `Progress`, or None once it ended (or after a restart)."""
     return _LIVE.get(client, {}).get(job_id)
+
+
+def live(client: discord.Client) -> list[Progress]:
+    """Every job of this bot that may still be cancelled (a moderator's list reads them)."""
+    return list(_LIVE.get(client, {}).values())
