@@ -39,6 +39,7 @@ MAX_ROWS = 5
 MAX_LINES = 25  # jobs written out in the list's text (a message holds 2000 characters)
 PICK_ID = "imagine:cancel-pick"
 _PICK_TEMPLATE = PICK_ID + r":(?P<row>\d)"
+_PICKED = re.compile(r"(?P<job>\d+):(?P<owner>\d+)")  # an option's value
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +209,13 @@ class PickToCancel(discord.ui.DynamicItem[discord.ui.Select[Any]], template=_PIC
         return cls(int(match["row"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        job, _, owner = self.item.values[0].partition(":")
-        await cancel_job(interaction, int(job), int(owner), listed=True)
+        picked = _PICKED.fullmatch(self.item.values[0]) if self.item.values else None
+        if picked is None:  # not a value the bot wrote
+            await interaction.response.send_message(
+                text(str(interaction.locale.value), "cancel.gone"), ephemeral=True
+            )
+            return
+        await cancel_job(interaction, int(picked["job"]), int(picked["owner"]), listed=True)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -138,3 +138,45 @@ async def test_the_list_in_chinese(
         assert (await click.wait_for_response()).type == 7
         assert f"已取消 <@{fake_discord.member.id}> 的 /imagine" in content(listed)
         assert "本服务器目前没有正在排队的请求" in content(listed)
+
+
+async def test_past_25_requests_the_list_turns_to_select_menus(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    """Discord allows 25 buttons: with 26 requests waiting, one select menu per 25 instead."""
+    fake_api.latency = 3.0
+    others = [fake_discord.add_user(f"waiter{k}") for k in range(25)]
+    for user in others:
+        fake_discord.add_member(fake_discord.guild, user)
+    # No grace at the end: the 25 jobs still waiting are simply stopped.
+    async with start_bot(MAX_CONCURRENT_REQUESTS="1", SHUTDOWN_GRACE_SECONDS="0") as bot:
+        await imagine(fake_discord, user=fake_discord.other_member)
+        await eventually(lambda: len(fake_api.requests) == 1)
+        for user in others:
+            await imagine(fake_discord, user=user)
+        await eventually(lambda: bot.limiter.queue.waiting == 25)
+        waiting = await imagine(fake_discord)
+        await waiting.wait_until(lambda i: any(s.components for s in i.seen), timeout=5)
+        listed = await queue_list(fake_discord, user=fake_discord.moderator)
+        text = content(listed)
+        assert "Requests waiting in this server: 26" in text
+        assert "…and 1 more (1 of them in the menus below)." in text
+        menus = buttons(listed)
+        assert [menu["type"] for menu in menus] == [3, 3]  # two select menus, no buttons
+        assert [len(menu["options"]) for menu in menus] == [25, 1]
+        [option] = menus[1]["options"]
+        assert option["label"] == "#26 · Member · /imagine"
+        assert listed.original is not None
+        click = await fake_discord.click(
+            listed.original.id,
+            menus[1]["custom_id"],
+            user=fake_discord.moderator,
+            values=[option["value"]],
+        )
+        assert (await click.wait_for_response()).type == 7
+        assert "Requests waiting in this server: 25" in content(listed)
+        assert len(buttons(listed)) == 25  # back to buttons
+        member_message = waiting.original
+        assert member_message is not None
+        await eventually(lambda: f"<@{fake_discord.moderator.id}>" in member_message.content)
+        assert await used(bot, fake_discord) == 0
