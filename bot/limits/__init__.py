@@ -15,16 +15,10 @@ from bot.limits.errors import (
 )
 from bot.limits.limiter import INTERACTION_WINDOW_SECONDS, Limiter, queue_capacity
 from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies, Window
-from bot.limits.queue import (
-    FairQueue,
-    Place,
-    PositionCallback,
-    WaitingJob,
-    Withdrawal,
-    Withdrawn,
-)
+from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal, Withdrawn
 from bot.limits.quota import MemberQuotas, Reservation, Usage, WindowUsage
 from bot.limits.store import Store, open_store
+from bot.limits.withdrawal import WaitingJob
 
 __all__ = [
     "DEFAULT_IMAGES_PER_MINUTE",

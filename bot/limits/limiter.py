@@ -31,12 +31,13 @@ from typing import Any
 from bot.limits.budget import BUDGET_WINDOW_SECONDS, DEFAULT_IMAGES_PER_MINUTE, GlobalBudget
 from bot.limits.errors import QueueFull
 from bot.limits.policy import DAY_SECONDS, Policy
-from bot.limits.queue import FairQueue, Place, PositionCallback, WaitingJob, Withdrawal
+from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal
 from bot.limits.quota import MemberQuotas, Reservation, Usage
 from bot.limits.shared import SharedTurns
 from bot.limits.store import Store
 from bot.limits.store.base import Turn
 from bot.limits.timing import Clock, Sleep
+from bot.limits.withdrawal import WaitingJob
 
 # How long Discord lets a bot answer an interaction after deferring it.
 INTERACTION_WINDOW_SECONDS = 15 * 60

@@ -32,17 +32,9 @@ from dataclasses import dataclass, field
 from bot.limits.errors import QueueFull, TooManyWaiting
 from bot.limits.places import PlaceTeller, PositionCallback
 from bot.limits.timing import Clock, Sleep
-from bot.limits.withdrawal import Withdrawal, Withdrawn
+from bot.limits.withdrawal import WaitingJob, Withdrawal, Withdrawn
 
-__all__ = [
-    "Admit",
-    "FairQueue",
-    "Place",
-    "PositionCallback",
-    "WaitingJob",
-    "Withdrawal",
-    "Withdrawn",
-]
+__all__ = ["Admit", "FairQueue", "Place", "PositionCallback", "Withdrawal", "Withdrawn"]
 
 Admit = Callable[[], Awaitable[float | None]]
 """Tries to let the job at the front go: None when it may, else when to try again (epoch s)."""
@@ -69,16 +61,6 @@ class _Job:
     queued: bool = True  # waiting; False once it started or left
     withdrawal: Withdrawal | None = None
     admitting: bool = False  # the budget is being asked for this job now
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingJob:
-    """A job in line, as a moderator's list sees it: data only, a copy of the queue's state."""
-
-    place: int  # 1 = next
-    member: str
-    images: int
-    withdrawal: Withdrawal | None  # its way out (a Cancel), when the job was given one
 
 
 class Place:
@@ -171,11 +153,9 @@ class FairQueue:
         return len(self._waiting.get(member_key, ()))
 
     def waiting_jobs(self) -> list[WaitingJob]:
-        """The jobs that asked for their turn, in the order they will go (read-only)."""
-        return [
-            WaitingJob(place, job.member, job.images, job.withdrawal)
-            for place, job in enumerate(self._service_order(), start=1)
-        ]
+        """The jobs that asked for their turn, next first (copies: reading changes nothing)."""
+        order = enumerate(self._service_order(), start=1)
+        return [WaitingJob(place, job.member, job.images, job.withdrawal) for place, job in order]
 
     @property
     def typical_run(self) -> float | None:
