@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.cogs.test_progress import _queued as queued  # the member's job waits
 from tests.cogs.test_progress import imagine, used
 from tests.conftest import StartBot, eventually
 from tests.fakes.discord import FakeDiscord, FakeInteraction
@@ -21,15 +22,6 @@ async def nothing_discord_would_refuse(fake_discord: FakeDiscord) -> AsyncIterat
     """Every payload the bot sent in the test was one Discord accepts (the fake validates)."""
     yield
     assert not fake_discord.violations
-
-
-async def queued(fake: FakeDiscord, api: FakeImagesAPI) -> FakeInteraction:
-    """Another member's job holds the only running place; the member's job waits."""
-    await imagine(fake, user=fake.other_member)
-    await eventually(lambda: len(api.requests) == 1)
-    waiting = await imagine(fake)
-    await waiting.wait_until(lambda i: any(s.components for s in i.seen), timeout=5)
-    return waiting
 
 
 async def queue_list(fake: FakeDiscord, *, user: Any, locale: str = "en-US") -> FakeInteraction:
