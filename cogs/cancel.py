@@ -24,7 +24,6 @@ import discord
 
 from bot.front import progress
 from bot.front.i18n import Words, text
-from bot.front.interactions import command_name
 
 if TYPE_CHECKING:
     from bot.front.client import ImagineBot
@@ -48,10 +47,6 @@ class Waiting:
 
     place: int
     job: progress.Progress
-
-    @property
-    def command(self) -> str:
-        return command_name(self.job.interaction)
 
     @property
     def since(self) -> str:
@@ -83,7 +78,7 @@ def queue_message(words: Words, jobs: list[Waiting]) -> tuple[str, discord.ui.Vi
             "queue.line",
             place=waiting.place,
             who=f"<@{waiting.job.owner_id}>",
-            command=waiting.command,
+            command=waiting.job.command,
             since=waiting.since,
         )
         for waiting in jobs[:MAX_LINES]
@@ -117,7 +112,7 @@ def _pick_menu(words: Words, row: int, chunk: list[Waiting]) -> discord.ui.Selec
             "queue.option",
             place=waiting.place,
             who=waiting.job.interaction.user.display_name,
-            command=waiting.command,
+            command=waiting.job.command,
         )
         menu.add_option(label=label[:100], value=f"{waiting.job.job_id}:{waiting.job.owner_id}")
     return menu
@@ -150,7 +145,7 @@ async def cancel_job(
         await interaction.response.edit_message(content=said, view=None, attachments=[])
         return
     words = Words.of(interaction)
-    done = words("queue.cancelled", who=f"<@{owner_id}>", command=command_name(running.interaction))
+    done = words("queue.cancelled", who=f"<@{owner_id}>", command=running.command)
     bot = cast("ImagineBot", interaction.client)
     content, view = queue_message(words, waiting_here(bot, interaction.guild_id or 0))
     await interaction.response.edit_message(

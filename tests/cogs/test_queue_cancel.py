@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.cogs.support import result
 from tests.cogs.test_progress import _queued as queued  # the member's job waits
 from tests.cogs.test_progress import imagine, used
 from tests.conftest import StartBot, eventually
@@ -172,3 +173,24 @@ async def test_past_25_requests_the_list_turns_to_select_menus(
         assert member_message is not None
         await eventually(lambda: f"<@{fake_discord.moderator.id}>" in member_message.content)
         assert await used(bot, fake_discord) == 0
+
+
+async def test_a_request_from_a_result_button_is_listed_by_its_command(
+    start_bot: StartBot, fake_discord: FakeDiscord, fake_api: FakeImagesAPI
+) -> None:
+    """A Re-roll click is a new /imagine: the list names the command, not the click."""
+    async with start_bot(MAX_CONCURRENT_REQUESTS="1"):
+        first = await result(await fake_discord.invoke("imagine", {"prompt": "a red fox"}))
+        fake_api.latency = 1.0
+        await imagine(fake_discord, user=fake_discord.other_member)
+        await eventually(lambda: len(fake_api.requests) == 2)
+        roll = next(
+            c["custom_id"]
+            for row in first.components
+            for c in row["components"]
+            if c["custom_id"].startswith("imagine:roll:")
+        )
+        click = await fake_discord.click(first.message_id, roll)
+        await click.wait_until(lambda i: any(s.components for s in i.seen), timeout=5)
+        listed = await queue_list(fake_discord, user=fake_discord.moderator)
+        assert f"#1 · <@{fake_discord.member.id}> · /imagine · asked" in content(listed)
