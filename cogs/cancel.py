@@ -124,12 +124,20 @@ async def cancel_job(
     """A click on Cancel (on the thinking message, or `listed` on a moderator's list)."""
     locale = str(interaction.locale.value)
     clicker = interaction.user.id
-    if clicker != owner_id and not interaction.permissions.manage_messages:
-        await interaction.response.send_message(text(locale, "cancel.not_yours"), ephemeral=True)
-        return
     running = progress.find(interaction.client, job_id)
     if running is None:
-        await interaction.response.send_message(text(locale, "cancel.gone"), ephemeral=True)
+        may = clicker == owner_id or interaction.permissions.manage_messages
+        key = "cancel.gone" if may else "cancel.not_yours"
+        await interaction.response.send_message(text(locale, key), ephemeral=True)
+        return
+    # Who asked and where come from the job itself, not from the custom_id: a moderator
+    # cancels only in their own server.
+    moderator = (
+        interaction.permissions.manage_messages
+        and interaction.guild_id == running.interaction.guild_id
+    )
+    if clicker != running.owner_id and not moderator:
+        await interaction.response.send_message(text(locale, "cancel.not_yours"), ephemeral=True)
         return
     if not await running.cancel(clicker):
         await interaction.response.send_message(text(locale, "cancel.too_late"), ephemeral=True)
@@ -137,7 +145,7 @@ async def cancel_job(
     log.info(
         "job %s cancelled while it waited (by its member: %s, from a moderator's list: %s)",
         job_id,
-        clicker == owner_id,
+        clicker == running.owner_id,
         listed,
     )
     said = running.cancelled_text(clicker)
@@ -145,7 +153,7 @@ async def cancel_job(
         await interaction.response.edit_message(content=said, view=None, attachments=[])
         return
     words = Words.of(interaction)
-    done = words("queue.cancelled", who=f"<@{owner_id}>", command=running.command)
+    done = words("queue.cancelled", who=f"<@{running.owner_id}>", command=running.command)
     bot = cast("ImagineBot", interaction.client)
     content, view = queue_message(words, waiting_here(bot, interaction.guild_id or 0))
     await interaction.response.edit_message(
