@@ -326,7 +326,9 @@ async def start_job(
         if tracked is not None:
             await asyncio.shield(settle_soon(bot, tracked, failed=True))
         raise
-    shown = progress.track(bot, interaction, estimated_wait=bot.limiter.estimated_wait)
+    shown = progress.track(
+        bot, interaction, estimated_wait=bot.limiter.estimated_wait, command=command
+    )
     return Job(
         member,
         held,

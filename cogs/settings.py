@@ -23,6 +23,7 @@ from bot.limits.errors import period
 from bot.limits.policy import LimitPolicy
 from bot.moderation import InvalidSetting, ServerSettings, normalise_term
 from bot.moderation.events import Unblocked
+from cogs.cancel import queue_message, waiting_here
 from cogs.modlog import BLOCK_DURATIONS, block_member, unblocked_text
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ MODLOG_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_fi
 # posts in them, which are threads).
 Allowable = discord.TextChannel | discord.ForumChannel
 LIST_LIMIT = 2000  # a message's characters; a longer term list is sent as a file
+QUEUE_COMMAND = "imagine-settings queue"  # i18n: not for members
 MAX_LISTED = 20  # channels or roles named by `show`; the rest are counted
 
 
@@ -123,7 +125,15 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         # Runs before every command of the group (discord.py ignores `app_commands.check` on a
         # group). default_permissions only hides the group; a server can show it to anyone.
-        if interaction.guild_id is None or not interaction.permissions.manage_guild:
+        if interaction.guild_id is None:
+            raise app_commands.CheckFailure(Words.of(interaction)("settings.not_admin"))
+        command = interaction.command
+        if command is not None and command.qualified_name == QUEUE_COMMAND:
+            # The list's only use is its Cancel buttons: the same rule as theirs.
+            if not interaction.permissions.manage_messages:
+                raise app_commands.CheckFailure(Words.of(interaction)("queue.not_moderator"))
+            return True
+        if not interaction.permissions.manage_guild:
             raise app_commands.CheckFailure(Words.of(interaction)("settings.not_admin"))
         return True
 
@@ -177,6 +187,19 @@ class ServerSettingsGroup(commands.GroupCog, group_name="imagine-settings"):
         words = Words.of(interaction)
         shown = describe(words, settings, now=time.time(), limits=self._limits(settings))
         await self._reply(interaction, shown)
+
+    @app_commands.command(
+        name="queue", description="See this server's waiting requests and cancel them"
+    )
+    async def queue(self, interaction: discord.Interaction) -> None:
+        words = Words.of(interaction)
+        content, view = queue_message(words, waiting_here(self.bot, _guild_id(interaction)))
+        await interaction.response.send_message(
+            content,
+            view=view or discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
 
     # --- channels and roles ---
 

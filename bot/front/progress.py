@@ -64,8 +64,10 @@ class Progress:
         interaction: discord.Interaction,
         *,
         estimated_wait: Callable[[int], float],
+        command: str = "?",
     ) -> None:
         self.interaction = interaction
+        self.command = command  # as the member would type it (a Re-roll click is "imagine")
         self.job_id = interaction.id
         self.owner_id = interaction.user.id
         self.withdrawal = Withdrawal()
@@ -226,10 +228,11 @@ def track(
     interaction: discord.Interaction,
     *,
     estimated_wait: Callable[[int], float],
+    command: str = "?",
 ) -> Progress:
     """A `Progress` for the job of `interaction`, findable by its Cancel button until the job's
     task ends (then it stops at once)."""
-    progress = Progress(interaction, estimated_wait=estimated_wait)
+    progress = Progress(interaction, estimated_wait=estimated_wait, command=command)
     live = _LIVE.setdefault(client, {})
     live[progress.job_id] = progress
     task = asyncio.current_task()
@@ -246,3 +249,8 @@ def track(
 def find(client: discord.Client, job_id: int) -> Progress | None:
     """The running job's `Progress`, or None once it ended (or after a restart)."""
     return _LIVE.get(client, {}).get(job_id)
+
+
+def live(client: discord.Client) -> list[Progress]:
+    """Every job of this bot that may still be cancelled (a moderator's list reads them)."""
+    return list(_LIVE.get(client, {}).values())

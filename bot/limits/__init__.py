@@ -18,6 +18,7 @@ from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies,
 from bot.limits.queue import FairQueue, Place, PositionCallback, Withdrawal, Withdrawn
 from bot.limits.quota import MemberQuotas, Reservation, Usage, WindowUsage
 from bot.limits.store import Store, open_store
+from bot.limits.withdrawal import WaitingJob
 
 __all__ = [
     "DEFAULT_IMAGES_PER_MINUTE",
@@ -41,6 +42,7 @@ __all__ = [
     "Store",
     "TooManyWaiting",
     "Usage",
+    "WaitingJob",
     "Window",
     "WindowUsage",
     "Withdrawal",

@@ -37,6 +37,7 @@ from bot.limits.shared import SharedTurns
 from bot.limits.store import Store
 from bot.limits.store.base import Turn
 from bot.limits.timing import Clock, Sleep
+from bot.limits.withdrawal import WaitingJob
 
 # How long Discord lets a bot answer an interaction after deferring it.
 INTERACTION_WINDOW_SECONDS = 15 * 60
@@ -179,6 +180,10 @@ class Limiter:
         place, request.place = request.place, None
         if place is not None:
             self.queue.leave(place)
+
+    def waiting_jobs(self) -> list[WaitingJob]:
+        """This process's waiting jobs, next first (see `FairQueue.waiting_jobs`)."""
+        return self.queue.waiting_jobs()
 
     def estimated_wait(self, position: int) -> float:
         """Seconds until the job told `position` (1 = next) starts, roughly: the longer of what

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from bot.limits.errors import QueueFull, TooManyWaiting
 from bot.limits.places import PlaceTeller, PositionCallback
 from bot.limits.timing import Clock, Sleep
-from bot.limits.withdrawal import Withdrawal, Withdrawn
+from bot.limits.withdrawal import WaitingJob, Withdrawal, Withdrawn
 
 __all__ = ["Admit", "FairQueue", "Place", "PositionCallback", "Withdrawal", "Withdrawn"]
 
@@ -151,6 +151,11 @@ class FairQueue:
     def waiting_for(self, member_key: str) -> int:
         """Jobs of this member waiting."""
         return len(self._waiting.get(member_key, ()))
+
+    def waiting_jobs(self) -> list[WaitingJob]:
+        """The jobs that asked for their turn, next first (copies: reading changes nothing)."""
+        order = enumerate(self._service_order(), start=1)
+        return [WaitingJob(place, job.member, job.images, job.withdrawal) for place, job in order]
 
     @property
     def typical_run(self) -> float | None:

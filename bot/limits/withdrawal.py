@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -53,3 +54,13 @@ class Withdrawal:
         if job is not None:
             job.wakeup.set()
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingJob:
+    """A job in line as a moderator's list sees it (`FairQueue.waiting_jobs`): a copy, data only."""
+
+    place: int  # 1 = next
+    member: str
+    images: int
+    withdrawal: Withdrawal | None  # its way out (a Cancel), when the job was given one

@@ -96,6 +96,7 @@ async def test_the_group_is_registered_for_server_managers_only(
         "modlog",
         "nsfw-only",
         "result-buttons",  # issue 12: who may use a result's buttons
+        "queue",  # issue 12: a moderator cancels waiting requests
         "block",
         "unblock",
     }

@@ -518,3 +518,21 @@ async def test_the_order_follows_the_round_robin_rule_whatever_arrives_when() ->
         jobs.release[label].set()
     await asyncio.wait_for(asyncio.gather(*jobs.tasks.values()), 10)
     assert jobs.served[: len(expected)] == expected
+
+
+async def test_waiting_jobs_lists_the_line_in_the_order_it_will_go() -> None:
+    """What a moderator's list reads: a copy of the line, next first, nothing changed."""
+    queue = fair_queue()
+    jobs = Jobs(queue)
+    assert queue.waiting_jobs() == []
+    jobs.start("a1", hold=True)
+    await eventually(lambda: jobs.served == ["a1"])
+    await jobs.start_waiting("a2", waiting=1, hold=True)
+    await jobs.start_waiting("b1", waiting=2, hold=True)
+    listed = queue.waiting_jobs()
+    assert [(job.place, job.member, job.images) for job in listed] == [(1, "u-b", 1), (2, "u-a", 1)]
+    assert queue.waiting == 2  # reading the line left it as it was
+    for event in jobs.release.values():
+        event.set()
+    await asyncio.gather(*jobs.tasks.values())
+    assert queue.waiting_jobs() == []
