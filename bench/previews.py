@@ -67,6 +67,7 @@ async def previews_run(
                 )
             )
             window.close()
+            peak = bot.status_kib("VmHWM")  # what previews outside the byte budget cost
         arrived, read = _floor_latencies(w) if env else _preview_latencies(w)
     return {
         "jobs": len(jobs),
@@ -77,6 +78,7 @@ async def previews_run(
         "first_preview_arrived": spread(arrived),
         "first_preview_read_each": sorted(read),
         "target_p99_seconds": TARGET_P99,
+        "rss_peak_mib": peak / 1024,
         **window.figures(),
     }
 
