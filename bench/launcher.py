@@ -14,7 +14,9 @@ defers: the reference point for the deferral burst. Two more reference points fo
 burst, with aiohttp and discord.py alone and no check, limit or budget of ours: set to `post`,
 its /imagine also asks the Images API, decodes the base64 and posts the files (the obvious
 bot); set to `upload`, it only waits BENCH_BARE_WAIT seconds (the upstream's time) and posts
-one realistic 1024x1024 PNG made at start: what delivering the files alone costs here.
+one realistic 1024x1024 PNG made at start: what delivering the files alone costs here. The
+floor for live previews: set to `preview`, it waits the same way, then edits the "thinking"
+message with that PNG as `preview.png`, its text the moment the edit started (time.monotonic()).
 
 `.env` is not read, so a developer's own settings never leak into a benchmark. With
 BENCH_CPROFILE set, the event loop's thread runs under cProfile and its stats are saved there.
@@ -102,6 +104,13 @@ async def bare_discord_py(settings: Settings) -> None:
             await asyncio.sleep(float(os.environ["BENCH_BARE_WAIT"]))
             made_files = [discord.File(io.BytesIO(made[0]), f"image-{i}.png") for i in range(n)]
             await interaction.edit_original_response(attachments=made_files)
+        if mode == "preview":
+            await asyncio.sleep(float(os.environ["BENCH_BARE_WAIT"]))
+            # The moment the edit starts, in its own words: the fake Discord records them, and
+            # time.monotonic() is the same clock in every process of the machine.
+            started = f"started {time.monotonic():.6f}"
+            preview = discord.File(io.BytesIO(made[0]), "preview.png")
+            await interaction.edit_original_response(content=started, attachments=[preview])
         if mode != "post":
             return
         fields = {"model": settings.image_model, "prompt": prompt, "n": n, "size": size}
@@ -118,7 +127,7 @@ async def bare_discord_py(settings: Settings) -> None:
         await interaction.edit_original_response(attachments=files)
 
     async def setup_hook() -> None:
-        if mode == "upload":
+        if mode in ("upload", "preview"):
             made.extend(await asyncio.to_thread(realistic_pngs, 1))
         await tree.sync(guild=guild)
 

@@ -291,6 +291,18 @@ def preview_rows(figure: dict[str, Any]) -> list[Row]:
                 "-",
             )
         )
+    alone = figure.get("reference")
+    if alone is not None and alone["first_preview_read"]["p99"] is not None:
+        floor = alone["first_preview_read"]
+        measured = alone["previews_measured"]
+        rows.append(
+            (
+                "9 previews, the same through discord.py alone (floor)",
+                f"p99 {ms(floor['p99'])}, p50 {ms(floor['p50'])} ({measured} measured)",
+                "reference",
+                "-",
+            )
+        )
     return rows
 
 

@@ -237,7 +237,8 @@ class Transport:
         as it arrives (within `max_body` in all) instead of being read whole; the `Answer` then
         has an empty body. A failure while it streams is "maybe paid", like a cut-short body;
         an `APIFailure` that `read_lines` raises (the stream's own error event) ends the call
-        as it is. Raises the last `APIFailure` when the policy gives up.
+        as it is; `before_reading` is then the reader's to await (for the final image, not
+        before the previews). Raises the last `APIFailure` when the policy gives up.
         """
         deadline_at = self.retry.deadline_from(time.monotonic())
         last: APIFailure | None = None
@@ -291,11 +292,12 @@ class Transport:
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
                 status, request_id = response.status, response.headers.get("x-request-id")
-                if before_reading is not None and 200 <= status < 300:
+                # A server that ignores `stream` answers JSON: read as usual. A stream's reader
+                # waits `before_reading` itself, for its last image, not before its previews.
+                streamed = read_lines is not None and response.content_type == "text/event-stream"
+                if before_reading is not None and 200 <= status < 300 and not streamed:
                     await before_reading()
                 try:
-                    # A server that ignores `stream` answers JSON: read as usual.
-                    streamed = response.content_type == "text/event-stream"
                     if read_lines is not None and streamed and 200 <= status < 300:
                         await _read_stream(read_lines, response, max_body)
                         return Answer(status, response.headers, bytearray())

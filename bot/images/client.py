@@ -210,7 +210,9 @@ class ImagesClient:
         max_body = max(n, 1) * self._max_result_bytes * 4 // 3 + MiB
         stream = None
         if request.on_partial is not None:
-            stream = ImageStream(request.operation, request.on_partial, decode_base64)
+            stream = ImageStream(
+                request.operation, request.on_partial, decode_base64, request.before_reading
+            )
         try:
             answer = await self._transport.post(
                 request.path,

@@ -77,11 +77,14 @@ def _event(name: str | None, data: list[tuple[bytes, int]]) -> ServerEvent:
 @dataclass(slots=True)
 class ImageStream:
     """Reads one streamed answer of `operation` ("generate" or "edit"), telling `on_partial`
-    each preview; `completed` holds the final event's data once it came."""
+    each preview; `completed` holds the final event's data once it came. `before_result` is
+    awaited when the final image is in, before it is kept (e.g. memory for it): waiting for
+    that before the stream is read would hold back every preview too."""
 
     operation: str
     on_partial: OnPartial
     decode: Callable[[Base64], bytes]
+    before_result: Callable[[], Awaitable[object]] | None = None
     completed: dict[str, Any] | None = None
     partials: int = 0
 
@@ -99,6 +102,8 @@ class ImageStream:
             elif kind == prefix + _COMPLETED:
                 if not _is_text(data.get("b64_json")):
                     raise _malformed("a completed event without its image")
+                if self.before_result is not None:
+                    await self.before_result()
                 self.completed = data
                 return  # the final image: anything after it is not ours to wait for
             else:

@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from aiohttp import web
@@ -22,6 +23,8 @@ from aiohttp import web
 StreamFault = Literal["error_event", "stops_early", "connection_cut", "malformed_event"]
 
 _PREFIXES = {"generate": "image_generation", "edit": "image_edit"}
+_EMPTY_B64 = b'"b64_json":""'
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _SIZES = frozenset({"1024x1024", "1024x1536", "1536x1024", "auto"})
 
 
@@ -55,7 +58,26 @@ def _fields(body: Mapping[str, Any], output_format: str) -> dict[str, Any]:
 
 def _event(data: Mapping[str, Any], name: str | None = None) -> bytes:
     name = name or str(data["type"])
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    encoded = _plain_base64(data.get("b64_json"))
+    if encoded is None:
+        return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    # Spliced in, not run through json.dumps, which took ~6 ms a 2.9 MB picture on the fakes'
+    # event loop, where 50 streams at once held up the fake Discord that the previews benchmark
+    # times. Base64 needs no JSON escaping: the bytes are the same.
+    head = json.dumps({**data, "b64_json": ""}, separators=(",", ":")).encode()
+    cut = head.index(_EMPTY_B64) + len(_EMPTY_B64) - 1
+    return b"".join((f"event: {name}\ndata: ".encode(), head[:cut], encoded, head[cut:], b"\n\n"))
+
+
+def _plain_base64(value: object) -> bytes | None:
+    """`value` as bytes if it is a string of the base64 alphabet only (nothing to escape)."""
+    return _checked_base64(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=4)  # every event of every stream sends the same picture: checked once
+def _checked_base64(value: str) -> bytes | None:
+    raw = value.encode()
+    return None if raw.translate(None, _BASE64_ALPHABET) else raw
 
 
 async def stream_answer(request: web.Request, plan: StreamPlan) -> web.StreamResponse:

@@ -193,3 +193,37 @@ async def test_megabyte_events_arrive_whole(
     result = await client.generate(prompt="a red fox", user=USER, on_partial=previews)
     assert [seen for _, seen in previews.seen] == [picture, picture]
     assert result.images[0].data == picture
+
+
+async def test_previews_are_not_held_back_by_the_wait_for_room(
+    fake: FakeImagesAPI, session: aiohttp.ClientSession
+) -> None:
+    # The wait for memory for the result (`before_reading`) came before the stream was read,
+    # so a job waiting for room showed no preview either: at 50 at once, about half the
+    # previews came a whole second late. It now comes with the final image.
+    client = streaming_client(fake, session)
+    previews = Previews()
+    previews_when_room_asked: list[int] = []
+
+    async def room() -> None:
+        previews_when_room_asked.append(len(previews.seen))
+
+    result = await client.generate(
+        prompt="a red fox", user=USER, on_partial=previews, before_reading=room
+    )
+    assert previews_when_room_asked == [2]
+    assert len(result.images) == 1
+
+
+async def test_an_answer_that_is_not_streamed_still_waits_for_room_first(
+    fake: FakeImagesAPI, session: aiohttp.ClientSession
+) -> None:
+    client = streaming_client(fake, session, partial_images=0)
+    asked: list[str] = []
+
+    async def room() -> None:
+        asked.append("room")
+
+    result = await client.generate(prompt="a red fox", user=USER, before_reading=room)
+    assert asked == ["room"]
+    assert len(result.images) == 1
