@@ -34,7 +34,9 @@ HIGH_LIMITS = {
     "QUEUE_MAX_PER_MEMBER": "1000",
     "IMAGES_MAX_ATTEMPTS": "1",  # one upstream call per job, so its time is the job's
 }
-B64_MODEL = {"IMAGE_MODEL": "gpt-image-1"}
+# base64 results from a GPT image model, previews off: the figures of scenarios 1-8 measure the
+# final images' path, as they did before live previews (issue 12); `previews` measures those.
+B64_MODEL = {"IMAGE_MODEL": "gpt-image-1", "PREVIEW_PARTIAL_IMAGES": "0"}
 URL_MODEL = {"IMAGE_MODEL": "dall-e-2", "IMAGE_RESPONSE_FORMAT": "url"}
 
 
