@@ -78,7 +78,10 @@ class PictureJob:
 
 
 def _answered(seen: SeenMessage) -> bool:
-    return bool(seen.files) or bool(seen.flags & _EPHEMERAL)
+    """The result (files that are not a live preview), or a private answer posted as a message
+    of its own (a refusal); not the waiting states edited into the private thinking message."""
+    result = any(not file.filename.startswith("preview.") for file in seen.files)
+    return result or (bool(seen.flags & _EPHEMERAL) and seen.via != "edit_original")
 
 
 async def picture_job(

@@ -376,7 +376,8 @@ class Job:
 
 
 def _has_files(seen: SeenMessage) -> bool:
-    return bool(seen.files)
+    # A live preview (`preview.*`, an edit of the thinking message) is not the result.
+    return any(not file.filename.startswith("preview.") for file in seen.files)
 
 
 async def run_job(
@@ -412,7 +413,11 @@ async def run_job(
                 return job
             final = await interaction.wait_for_final(timeout, predicate=_has_files)
             job.final_at, job.files = final.at, len(final.files)
-            carrying = [r for r in interaction.original_edits if r.files]
+            # The result is a new (followup) message since refusals became private (issue 12);
+            # an edit of the original with files is a live preview or an older bot's result.
+            carrying = [r for r in interaction.followup_posts if r.files] or [
+                r for r in interaction.original_edits if r.files
+            ]
             if carrying:
                 job.final_request_at = carrying[0].at
                 job.delivered_at = carrying[0].body_at

@@ -52,6 +52,7 @@ class FakeInteraction:
         self.callback_attempts: list[Callback] = []  # every one that reached the fake's logic
         self.original: FakeMessage | None = None  # the @original message
         self.original_edits: list[RecordedRequest] = []
+        self.followup_posts: list[RecordedRequest] = []  # the requests behind `followups`
         self.followups: list[FakeMessage] = []
         self.seen: list[SeenMessage] = []
         self._changed = Signal()

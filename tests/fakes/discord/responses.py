@@ -277,6 +277,7 @@ class InteractionResponses(MessageRoutes):
             )
             self._apply(message, payload, record.files, creating=True, allowed_flags=CALLBACK_FLAGS)
         interaction.followups.append(message)
+        interaction.followup_posts.append(record)
         interaction._add_seen(message, "followup")
         self._notify(message)
         return json_response(message.to_payload())
