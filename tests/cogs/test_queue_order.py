@@ -62,8 +62,11 @@ async def test_a_burst_keeps_each_members_order_and_takes_turns_across_members(
         ]:
             sent.append(await imagine(fake_discord, prompt, user))
         await asyncio.gather(*(delivered(i) for i in sent))
-    # a1 goes first (it came first); then turns alternate, each member's jobs in their order.
-    assert [r.fields["prompt"] for r in fake_api.requests] == ["a1", "b1", "a2", "b2", "a3"]
+    # Turns alternate across members, each member's jobs in their order. Which member goes
+    # first is not fixed: a job deferred first lets the others defer before it takes its turn
+    # (JobTracker), and another member's ready job may go while a1 is still deferring.
+    order = [r.fields["prompt"] for r in fake_api.requests]
+    assert order in (["a1", "b1", "a2", "b2", "a3"], ["b1", "a1", "b2", "a2", "a3"]), order
 
 
 async def first_burst(fake: FakeDiscord, members: list[FakeMember]) -> list[FakeInteraction]:
