@@ -141,8 +141,9 @@ def who(bot: ImagineBot) -> str:
 
 
 async def _finish(bot: ImagineBot, record: JobRecord, stage: Stage, *, outcome: str) -> None:
-    await asyncio.to_thread(outbox_of(bot).discard, record.job_id)
+    # The record first: a crash in between leaves spare files, never a record owing nothing.
     await bot.records.advance(record.job_id, stage, now_ms=now_ms(), outcome=outcome)
+    await asyncio.to_thread(outbox_of(bot).discard, record.job_id)
 
 
 async def _tell(bot: ImagineBot, record: JobRecord, notice: str) -> bool:

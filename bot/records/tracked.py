@@ -89,10 +89,11 @@ class TrackedJob:
             recording_failed("the undelivered images", self.job_id, exc)
 
     async def finish(self, stage: Stage, **details: Any) -> None:
-        """The job is over (`DELIVERED` or `RESOLVED`): its outbox folder goes too."""
+        """The job is over (`DELIVERED` or `RESOLVED`): its outbox folder goes too, after the
+        record says so (a crash in between leaves spare files, never a record owing nothing)."""
         try:
-            await asyncio.to_thread(self.outbox.discard, self.job_id)
             await self.records.advance(self.job_id, stage, now_ms=now_ms(self.clock), **details)
+            await asyncio.to_thread(self.outbox.discard, self.job_id)
         except Exception as exc:  # noqa: BLE001 (recording_failed logs it)
             recording_failed("the end", self.job_id, exc)
 
