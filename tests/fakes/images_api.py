@@ -44,7 +44,6 @@ from tests.fakes.images_records import (
     MIB,
     OPERATIONS,
     SCHEMA_NAMES,
-    ApiError,
     FailureKind,
     FilePart,
     Operation,
@@ -67,6 +66,7 @@ from tests.fakes.images_rules import (
     schema_validator,
     unknown,
 )
+from tests.fakes.openai_schema import ApiError
 
 # The records and rules live in their own modules; callers import them from here as before.
 __all__ = [

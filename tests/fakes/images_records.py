@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from multidict import CIMultiDictProxy
 
+from tests.fakes.openai_schema import ApiError
+
 FailureKind = Literal[
     "invalid_request",  # 400 invalid_value on `param` (default "prompt")
     "content_policy",  # 400 content_policy_violation (DALL-E's safety system)
@@ -90,27 +92,6 @@ class RecordedRequest:
     @property
     def file_names(self) -> list[str]:
         return [part.name for part in self.files]
-
-
-@dataclass(frozen=True, slots=True)
-class ApiError:
-    """An error as the API reports it: `{"error": {message, type, param, code}}`."""
-
-    status: int
-    message: str
-    type: str = "invalid_request_error"
-    param: str | None = None
-    code: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
 
 
 @dataclass(frozen=True, slots=True)

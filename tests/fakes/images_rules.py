@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -19,13 +16,13 @@ from PIL import Image
 from tests.fakes.images_records import (
     FILE_TYPES,
     MIB,
-    ApiError,
     FilePart,
     Operation,
     RecordedRequest,
 )
+from tests.fakes.openai_schema import DATA, ApiError, vendored_schemas, vendored_validator
 
-SCHEMAS_PATH = Path(__file__).resolve().parent.parent / "data" / "openai_images_schemas.json"
+SCHEMAS_PATH = DATA / "openai_images_schemas.json"
 
 
 # --- Per-model rules (IMAGES-API.md sections 2-5) ----------------------------------------------
@@ -153,31 +150,14 @@ def _custom_size_ok(size: str) -> bool:
 # --- Schema handling ---------------------------------------------------------------------------
 
 
-@cache
 def load_schemas() -> dict[str, Any]:
-    """The vendored `components.schemas`, with OpenAPI's `nullable` turned into JSON Schema."""
-    document = json.loads(SCHEMAS_PATH.read_text())
-    return {name: _nullable(schema) for name, schema in document["components"]["schemas"].items()}
+    """The vendored Images API `components.schemas`, with `nullable` made JSON Schema."""
+    return vendored_schemas(SCHEMAS_PATH)
 
 
-def _nullable(node: Any) -> Any:
-    # OpenAPI 3.0's `nullable: true` is not JSON Schema; the spec still uses it on many fields.
-    if isinstance(node, list):
-        return [_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _nullable(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") is True:
-        return {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
-@cache
 def schema_validator(name: str) -> Draft202012Validator:
     """A validator for one vendored schema (e.g. "ImagesResponse")."""
-    return Draft202012Validator(
-        {"$ref": f"#/components/schemas/{name}", "components": {"schemas": load_schemas()}}
-    )
+    return vendored_validator(SCHEMAS_PATH, name)
 
 
 def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -24,8 +24,6 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
@@ -34,8 +32,9 @@ from jsonschema.exceptions import best_match
 from multidict import CIMultiDictProxy
 
 from tests.fakes._server import LoopbackServer
+from tests.fakes.openai_schema import DATA, ApiError, vendored_schemas, vendored_validator
 
-SCHEMAS_PATH = Path(__file__).resolve().parent.parent / "data" / "openai_moderation_schemas.json"
+SCHEMAS_PATH = DATA / "openai_moderation_schemas.json"
 
 FailureKind = Literal[
     "server_error",  # 500 server_error
@@ -85,27 +84,6 @@ _TEXT_ONLY_NULLS = frozenset({"illicit", "illicit/violent"})  # the legacy text 
 _CLEAN_SCORE = 0.0001
 
 
-@dataclass(frozen=True, slots=True)
-class ApiError:
-    """An error as the API reports it: `{"error": {message, type, param, code}}`."""
-
-    status: int
-    message: str
-    type: str = "invalid_request_error"
-    param: str | None = None
-    code: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-
-
 @dataclass(slots=True)
 class RecordedModeration:
     """One request as it reached the fake."""
@@ -149,30 +127,9 @@ class _Scripted:
     drop: bool = False
 
 
-@cache
-def load_schemas() -> dict[str, Any]:
-    """The vendored `components.schemas`, with OpenAPI's `nullable` turned into JSON Schema."""
-    document = json.loads(SCHEMAS_PATH.read_text())
-    return {name: _nullable(schema) for name, schema in document["components"]["schemas"].items()}
-
-
-def _nullable(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _nullable(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") is True:
-        return {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
-@cache
 def schema_validator(name: str) -> Draft202012Validator:
     """A validator for one vendored schema (e.g. "CreateModerationResponse")."""
-    return Draft202012Validator(
-        {"$ref": f"#/components/schemas/{name}", "components": {"schemas": load_schemas()}}
-    )
+    return vendored_validator(SCHEMAS_PATH, name)
 
 
 _FAILURES: dict[str, ApiError] = {
@@ -336,7 +293,7 @@ class FakeModerationAPI(LoopbackServer):
             )
         if request.body_error is not None or not isinstance(request.json, dict):
             return ApiError(400, "We could not parse the JSON body of your request.")
-        properties = load_schemas()["CreateModerationRequest"]["properties"]
+        properties = vendored_schemas(SCHEMAS_PATH)["CreateModerationRequest"]["properties"]
         for name in request.json:
             if name not in properties:
                 return ApiError(
