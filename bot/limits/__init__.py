@@ -11,7 +11,6 @@ from bot.limits.errors import (
     QueueFull,
     RequestTooLarge,
     TooManyWaiting,
-    queue_place,
 )
 from bot.limits.limiter import INTERACTION_WINDOW_SECONDS, Limiter, queue_capacity
 from bot.limits.policy import EXEMPT, Exempt, LimitPolicy, Policy, RolePolicies, Window
@@ -49,5 +48,4 @@ __all__ = [
     "Withdrawn",
     "open_store",
     "queue_capacity",
-    "queue_place",
 ]

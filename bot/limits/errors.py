@@ -116,17 +116,6 @@ class TooManyWaiting(LimitError):
         super().__init__(self.of("queue.too_many_waiting", count=waiting))
 
 
-def queue_place(position: int, *, starts_at: float) -> Problem:
-    """What a queued member is told: their place (1 = next) and when their job should start
-    (epoch seconds, e.g. `time.time() + Limiter.estimated_wait(position)`)."""
-    return UserFacingError.of("queue.place", position=position, when=math.ceil(starts_at))
-
-
-def discord_relative_time(epoch: float) -> str:
-    """Discord markup that shows `epoch` relative to now ("in 5 minutes"), rounded up."""
-    return f"<t:{math.ceil(epoch)}:R>"
-
-
 def images(count: int) -> Problem:
     """'1 image', '3 images'."""
     return UserFacingError.of("limits.images", count=count)

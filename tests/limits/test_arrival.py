@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.front.explain import explain, say
+from bot.front.explain import explain
 from bot.limits import (
     Limiter,
     LimitError,
@@ -15,7 +15,6 @@ from bot.limits import (
     QueueFull,
     TooManyWaiting,
     queue_capacity,
-    queue_place,
 )
 from bot.limits.store.memory import MemoryStore
 from tests.conftest import eventually
@@ -187,12 +186,6 @@ async def test_the_estimated_wait_follows_the_budget_and_the_turns() -> None:
     await asyncio.wait_for(asyncio.gather(*tasks), 5)
     assert limiter.queue.typical_run is not None
     assert limiter.estimated_wait(3) >= 3 * limiter.queue.typical_run - 1e-9
-
-
-def test_the_place_shown_says_when_the_job_should_start() -> None:
-    text = say(None, queue_place(3, starts_at=1_700_000_000.2))
-    assert "you're number 3 in line" in text
-    assert "It should start <t:1700000001:R>" in text
 
 
 async def test_images_waiting_are_capped_by_what_the_budget_starts_in_the_window() -> None:

@@ -15,7 +15,7 @@ from bot.limits import (
     TooManyWaiting,
     Window,
 )
-from bot.limits.errors import LimitError, discord_relative_time
+from bot.limits.errors import LimitError
 
 DEFAULT = LimitPolicy(window_seconds=3600, window_images=5, daily_images=20)
 BOOSTER = LimitPolicy(window_seconds=3600, window_images=10, daily_images=50)
@@ -66,11 +66,6 @@ def test_role_policies_cannot_change_after_start_up() -> None:
 def test_policy_numbers_are_checked(numbers: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="must be"):
         LimitPolicy(**numbers)
-
-
-def test_discord_time_rounds_up() -> None:
-    assert discord_relative_time(1_700_000_000.2) == "<t:1700000001:R>"
-    assert discord_relative_time(1_700_000_000) == "<t:1700000000:R>"
 
 
 @pytest.mark.parametrize(
