@@ -6,41 +6,19 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from bot.config import ConfigError, Settings
-
-BOT_TOKEN = "MTEyMzQ1Njc4OTAxMjM0NTY3OA.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
-API_KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz0123"
-SALT = "a-salt-nobody-should-read-0123456789"
+from tests.test_redact import API_KEY, BOT_TOKEN, SALT, logging_as_the_bot
 
 
 @pytest.fixture
 def json_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Logging configured as `python -m bot` does with LOG_FORMAT=json, into a buffer."""
-    from bot.__main__ import settings_from_environment
-
-    for name in list(os.environ):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DISCORD_TOKEN", BOT_TOKEN)
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    monkeypatch.setenv("USER_ID_SALT", SALT)
-    monkeypatch.setenv("LOG_FORMAT", "json")
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    try:
-        assert settings_from_environment() is not None
-        out = io.StringIO()
-        for handler in root.handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(out)
+    with logging_as_the_bot(monkeypatch, LOG_FORMAT="json") as out:
         yield out
-    finally:
-        root.handlers[:], _ = saved
-        root.setLevel(saved[1])
 
 
 def _records(text: str) -> list[dict[str, str]]:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -109,17 +110,17 @@ def test_the_redactor_shows_no_secret_itself() -> None:
     assert SALT not in repr(Redactor([SALT]))
 
 
-def test_logging_as_the_bot_configures_it_hides_the_token(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@contextmanager
+def logging_as_the_bot(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[io.StringIO]:
+    """Logging configured as `python -m bot` does (its secrets and `env` the only settings),
+    writing into a buffer; the root logger is put back after."""
     from bot.__main__ import settings_from_environment
 
     for name in list(os.environ):
         monkeypatch.delenv(name)
-    monkeypatch.setenv("DISCORD_TOKEN", BOT_TOKEN)
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    monkeypatch.setenv("USER_ID_SALT", SALT)
-    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    settings = {"DISCORD_TOKEN": BOT_TOKEN, "OPENAI_API_KEY": API_KEY, "USER_ID_SALT": SALT}
+    for name, value in {**settings, **env}.items():
+        monkeypatch.setenv(name, value)
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
@@ -128,10 +129,17 @@ def test_logging_as_the_bot_configures_it_hides_the_token(
         for handler in root.handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(out)
-        logging.getLogger("discord.http").debug("token %s key %s salt %s", BOT_TOKEN, API_KEY, SALT)
-        text = out.getvalue()
-        assert "token" in text
-        assert_clean(text)
+        yield out
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+def test_logging_as_the_bot_configures_it_hides_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with logging_as_the_bot(monkeypatch, LOG_LEVEL="DEBUG") as out:
+        logging.getLogger("discord.http").debug("token %s key %s salt %s", BOT_TOKEN, API_KEY, SALT)
+        text = out.getvalue()
+    assert "token" in text
+    assert_clean(text)
